@@ -1,0 +1,267 @@
+//! The only place that runs git.
+//!
+//! git is found on `PATH` once, started with a clean environment (nothing inherited that could
+//! point it at another repository or index), `LC_ALL=C` so that messages can be matched, no
+//! terminal prompts and a null stdin. Every failure names what oneshot was doing and carries the
+//! arguments and git's stderr.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use crate::error::{Error, Result};
+
+/// Environment variables that may reach git. Everything else named `GIT_*` is removed: variables
+/// such as `GIT_DIR`, `GIT_WORK_TREE`, `GIT_INDEX_FILE` or `GIT_CONFIG_PARAMETERS`, set by a hook
+/// or a parent git process, would silently point git at another repository or index.
+const GIT_ENV_KEPT: &[&str] = &[
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_NOSYSTEM",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_SSH_VARIANT",
+    "GIT_ASKPASS",
+    "GIT_EXEC_PATH",
+];
+
+fn git_program() -> Result<&'static Path> {
+    static GIT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    GIT.get_or_init(|| which::which("git").ok())
+        .as_deref()
+        .ok_or_else(|| Error::git("git was not found on PATH").hint("install git and make sure it is on PATH"))
+}
+
+/// The result of a git command that is allowed to fail.
+#[derive(Debug)]
+pub struct GitOutput {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A git repository (or a directory inside one) that commands run in.
+#[derive(Debug, Clone)]
+pub struct Git {
+    dir: PathBuf,
+    /// Extra `-c` settings passed through the environment (`GIT_CONFIG_COUNT`…), so that they
+    /// never show in a process list and are never written to `.git/config`.
+    config_env: Vec<(String, String)>,
+}
+
+impl Git {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Git {
+            dir: dir.into(),
+            config_env: Vec::new(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A copy of this handle whose commands carry one more config setting, given through the
+    /// environment (used for the push credential).
+    pub fn with_config(&self, key: &str, value: &str) -> Self {
+        let mut git = self.clone();
+        git.config_env.push((key.to_string(), value.to_string()));
+        git
+    }
+
+    fn command(&self, args: &[&str]) -> Result<Command> {
+        let mut cmd = Command::new(git_program()?);
+        cmd.current_dir(&self.dir).args(args).stdin(Stdio::null());
+        for (key, _) in std::env::vars_os() {
+            let name = key.to_string_lossy();
+            if name.starts_with("GIT_") && !GIT_ENV_KEPT.contains(&name.as_ref()) {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("LC_ALL", "C").env("LANGUAGE", "C").env("GIT_TERMINAL_PROMPT", "0");
+        if !self.config_env.is_empty() {
+            cmd.env("GIT_CONFIG_COUNT", self.config_env.len().to_string());
+            for (i, (key, value)) in self.config_env.iter().enumerate() {
+                cmd.env(format!("GIT_CONFIG_KEY_{i}"), key);
+                cmd.env(format!("GIT_CONFIG_VALUE_{i}"), value);
+            }
+        }
+        Ok(cmd)
+    }
+
+    fn output(&self, purpose: &str, args: &[&str], env: &[(&str, OsString)]) -> Result<Output> {
+        let mut cmd = self.command(args)?;
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().map_err(|e| {
+            Error::git(format!("could not run git to {purpose}"))
+                .cause(format!("git {}: {e}", args.join(" ")))
+        })
+    }
+
+    /// Runs git and returns its stdout; a non-zero exit is an error that says what failed.
+    pub fn run(&self, purpose: &str, args: &[&str]) -> Result<String> {
+        self.run_with_env(purpose, args, &[])
+    }
+
+    /// [`Git::run`] with extra environment variables (e.g. `GIT_INDEX_FILE` for a private index).
+    pub fn run_with_env(&self, purpose: &str, args: &[&str], env: &[(&str, OsString)]) -> Result<String> {
+        let out = self.output(purpose, args, env)?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        Err(self.failure(purpose, args, &out))
+    }
+
+    /// Runs git and reports how it went, without turning a non-zero exit into an error.
+    pub fn try_run(&self, purpose: &str, args: &[&str]) -> Result<GitOutput> {
+        let out = self.output(purpose, args, &[])?;
+        Ok(GitOutput {
+            success: out.status.success(),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    fn failure(&self, purpose: &str, args: &[&str], out: &Output) -> Error {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let status = match out.status.code() {
+            Some(code) => format!("exit code {code}"),
+            None => "killed by a signal".to_string(),
+        };
+        let mut err = Error::git(format!("git failed to {purpose}"))
+            .cause(format!("git {} ({status})", redact_args(args)));
+        if !stderr.trim().is_empty() {
+            err = err.cause(stderr.trim_end());
+        }
+        err
+    }
+
+    /// The top directory of the work tree.
+    pub fn toplevel(&self) -> Result<PathBuf> {
+        let out = self.try_run("find the repository", &["rev-parse", "--show-toplevel"])?;
+        if !out.success {
+            return Err(Error::git(format!("{} is not inside a git repository", self.dir.display()))
+                .hint("run oneshot inside a clone of your repository"));
+        }
+        Ok(PathBuf::from(out.stdout.trim_end_matches('\n')))
+    }
+
+    /// The repository's git directory (absolute), e.g. for `.git/info/exclude`.
+    pub fn git_dir(&self) -> Result<PathBuf> {
+        let out = self.run("find the git directory", &["rev-parse", "--absolute-git-dir"])?;
+        Ok(PathBuf::from(out.trim_end_matches('\n')))
+    }
+
+    /// The directory shared by all worktrees (where `info/exclude` lives).
+    pub fn common_dir(&self) -> Result<PathBuf> {
+        let out = self.run("find the git directory", &["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
+        Ok(PathBuf::from(out.trim_end_matches('\n')))
+    }
+
+    /// Resolves a symbolic ref such as `refs/remotes/origin/HEAD`; `None` if it does not exist.
+    pub fn symbolic_ref(&self, name: &str) -> Result<Option<String>> {
+        let out = self.try_run("read a symbolic ref", &["symbolic-ref", "--quiet", name])?;
+        Ok(out.success.then(|| out.stdout.trim().to_string()).filter(|s| !s.is_empty()))
+    }
+
+    /// Whether a ref exists locally (exact name, e.g. `refs/remotes/origin/main`).
+    pub fn ref_exists(&self, full_name: &str) -> Result<bool> {
+        let out = self.try_run("look up a ref", &["show-ref", "--verify", "--quiet", full_name])?;
+        Ok(out.success)
+    }
+
+    /// The branch the remote's HEAD points at, asked from the remote itself.
+    pub fn remote_head_branch(&self, remote: &str) -> Result<Option<String>> {
+        let out = self.run("ask the remote for its default branch", &["ls-remote", "--symref", remote, "HEAD"])?;
+        Ok(parse_ls_remote_symref(&out))
+    }
+
+    /// The branch heads the remote has, by exact name (`refs/heads/<name>` → `<name>`).
+    pub fn remote_branches(&self, remote: &str, names: &[&str]) -> Result<Vec<String>> {
+        let mut args = vec!["ls-remote", "--heads", remote];
+        let patterns: Vec<String> = names.iter().map(|n| format!("refs/heads/{n}")).collect();
+        args.extend(patterns.iter().map(String::as_str));
+        let out = self.run("list the remote's branches", &args)?;
+        Ok(out
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .filter_map(|(_, r)| r.strip_prefix("refs/heads/"))
+            .filter(|b| names.contains(b))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Checks that `name` is a valid branch name (`git check-ref-format --branch`).
+    pub fn check_branch_name(&self, name: &str) -> Result<()> {
+        let valid = !name.is_empty()
+            && !name.starts_with('-')
+            && self.try_run("check a branch name", &["check-ref-format", "--branch", name])?.success;
+        if valid {
+            Ok(())
+        } else {
+            Err(Error::input(format!("{name:?} is not a valid branch name"))
+                .hint("branch names cannot contain spaces, `..`, `~`, `^`, `:`, `?`, `*`, `[` or `\\`"))
+        }
+    }
+
+    /// Paths that differ from HEAD or are untracked (not ignored), from `git status --porcelain`.
+    pub fn changed_paths(&self) -> Result<Vec<String>> {
+        let out = self.run(
+            "list changed files",
+            &["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"],
+        )?;
+        Ok(out
+            .split('\0')
+            .filter(|e| e.len() > 3)
+            .map(|e| e[3..].to_string())
+            .collect())
+    }
+}
+
+/// Parses `git ls-remote --symref <remote> HEAD`: `ref: refs/heads/main\tHEAD`.
+pub fn parse_ls_remote_symref(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix("ref: ")?;
+        let (target, name) = rest.split_once('\t')?;
+        (name == "HEAD").then_some(())?;
+        target.strip_prefix("refs/heads/").map(str::to_string).filter(|b| !b.is_empty())
+    })
+}
+
+/// Hides credentials that might sit in a URL argument (`https://user:token@host`).
+fn redact_args(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| match (a.find("://"), a.find('@')) {
+            (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &a[..scheme], &a[at + 1..]),
+            _ => (*a).to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ls_remote_symref_parsing() {
+        let text = "ref: refs/heads/trunk\tHEAD\n0123abcd\tHEAD\n";
+        assert_eq!(parse_ls_remote_symref(text).as_deref(), Some("trunk"));
+        assert_eq!(parse_ls_remote_symref("0123\tHEAD\n"), None);
+        assert_eq!(parse_ls_remote_symref("ref: refs/tags/v1\tHEAD\n"), None);
+        assert_eq!(parse_ls_remote_symref(""), None);
+    }
+
+    #[test]
+    fn credentials_are_redacted() {
+        assert_eq!(
+            redact_args(&["push", "https://x:ghp_secret@github.com/o/r", "main"]),
+            "push https://***@github.com/o/r main"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Branch names and slugs (DESIGN.md §3 "Branch names").

@@ -1,0 +1,1 @@
+//! The plan model: parse, render, validate (DESIGN.md §3 "The plan").

@@ -1,0 +1,1 @@
+//! `oneshot exec` steps run as a workflow runs them.

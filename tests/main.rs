@@ -1,0 +1,21 @@
+//! The one integration-test binary: every test runs the real `oneshot` binary in a hermetic
+//! environment (see `support`).
+
+mod support;
+
+mod exec_steps;
+mod cli_help;
+
+/// Every test file in tests/ must be a module of this binary, or its tests silently never run.
+#[test]
+fn no_test_file_is_forgotten() {
+    let main = include_str!("main.rs");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") && path.file_name().unwrap() != "main.rs" {
+            let stem = path.file_stem().unwrap().to_str().unwrap();
+            assert!(main.contains(&format!("mod {stem};")), "tests/{stem}.rs is not declared in tests/main.rs");
+        }
+    }
+}
