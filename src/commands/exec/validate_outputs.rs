@@ -22,10 +22,10 @@ pub fn run(_args: &ValidateOutputsArgs, ctx: &Context) -> Result<Outputs> {
     // The result first: a rejected task needs no plan.
     let result = match read_text(&ws.path(workspace::PLAN_RESULT), workspace::PLAN_RESULT)? {
         Some(text) => Some(plan::parse_plan_result(&text).map_err(|problem| {
+            // A JSON error names its line and column in the message.
             Error::input(format!(
-                "{} is malformed at line {}: {}",
+                "{} is malformed: {}",
                 workspace::PLAN_RESULT,
-                problem.line,
                 problem.message
             ))
             .hint("the planning session must write this file as described in its prompt")
@@ -37,8 +37,14 @@ pub fn run(_args: &ValidateOutputsArgs, ctx: &Context) -> Result<Outputs> {
     }
 
     let Some(text) = read_text(&ws.path(workspace::PLAN), workspace::PLAN)? else {
-        let mut err = Error::input(format!("the planning session did not write {}", workspace::PLAN))
-            .cause(format!("{} does not exist", ws.path(workspace::PLAN).display()));
+        let mut err = Error::input(format!(
+            "the planning session did not write {}",
+            workspace::PLAN
+        ))
+        .cause(format!(
+            "{} does not exist",
+            ws.path(workspace::PLAN).display()
+        ));
         if result.is_none() {
             err = err.cause(format!("{} does not exist either", workspace::PLAN_RESULT));
         }
@@ -49,15 +55,19 @@ pub fn run(_args: &ValidateOutputsArgs, ctx: &Context) -> Result<Outputs> {
         )));
     };
 
+    // Warnings only matter for a plan that will be used; an invalid plan shows its problems.
     let checked = plan::check(&text);
-    for warning in &checked.warnings {
-        ctx.runner
-            .annotate(Level::Warning, &warning.message, &Annotation::file_line(workspace::PLAN, warning.line));
-    }
     let plan = match checked.plan {
         Ok(plan) => plan,
-        Err(problems) => return Err(invalid(ctx, &problems)?),
+        Err(problems) => return Err(invalid(ctx, &problems)),
     };
+    for warning in &checked.warnings {
+        ctx.runner.annotate(
+            Level::Warning,
+            &warning.message,
+            &Annotation::file_line(workspace::PLAN, warning.line),
+        );
+    }
 
     match &result {
         None => ctx.runner.annotate(
@@ -75,10 +85,7 @@ pub fn run(_args: &ValidateOutputsArgs, ctx: &Context) -> Result<Outputs> {
                 workspace::PLAN_RESULT,
                 plan.title
             ),
-            &Annotation {
-                file: Some(workspace::PLAN_RESULT.to_string()),
-                ..Default::default()
-            },
+            &Annotation::default(),
         ),
         _ => {}
     }
@@ -89,7 +96,7 @@ pub fn run(_args: &ValidateOutputsArgs, ctx: &Context) -> Result<Outputs> {
         plural(plan.steps.len(), "step", "steps"),
         plan.sha256()
     ));
-    ctx.runner.summary(&plan_summary(&plan))?;
+    write_summary(ctx, &plan_summary(&plan));
     Ok(Outputs::new()
         .with("plan_title", plan.title.as_str())
         .with("step_count", plan.steps.len())
@@ -125,18 +132,16 @@ fn rejected(ctx: &Context, reason: &str, plan_exists: bool) -> Outputs {
         },
     );
     if plan_exists {
-        ctx.runner
-            .info(&format!("The task was rejected, so {} is not used.", workspace::PLAN));
+        ctx.runner.info(&format!(
+            "The task was rejected, so {} is not used.",
+            workspace::PLAN
+        ));
     }
     let quoted: String = reason.lines().map(|l| format!("> {l}\n")).collect();
     let markdown = format!(
         "## Task rejected\n\nThe planning session rejected the task, so there is no plan and nothing will be implemented.\n\n**Reason:**\n\n{quoted}"
     );
-    // The summary is a report; failing to write it must not turn a rejection into an error.
-    if let Err(e) = ctx.runner.summary(&markdown) {
-        ctx.runner
-            .annotate(Level::Warning, &e.render(), &Annotation::default());
-    }
+    write_summary(ctx, &markdown);
     Outputs::new()
         .with("rejected", true)
         .with("reason", reason)
@@ -147,7 +152,7 @@ fn rejected(ctx: &Context, reason: &str, plan_exists: bool) -> Outputs {
 /// Reports every problem and returns the step's error. Inside Actions each problem is an
 /// annotation on its line (up to GitHub's limit) and the step summary lists them all; outside
 /// Actions the error lists them, as `file:line: message` lines.
-fn invalid(ctx: &Context, problems: &[Problem]) -> Result<Error> {
+fn invalid(ctx: &Context, problems: &[Problem]) -> Error {
     let count = problems.len();
     let mut err = Error::input(format!(
         "the plan in {} has {}",
@@ -162,18 +167,31 @@ fn invalid(ctx: &Context, problems: &[Problem]) -> Result<Error> {
                 &Annotation::file_line(workspace::PLAN, problem.line),
             );
         }
-        ctx.runner.summary(&problems_summary(problems))?;
+        write_summary(ctx, &problems_summary(problems));
         &problems[count.min(ANNOTATED_PROBLEMS)..]
     } else {
         problems
     };
     for problem in listed.iter().take(LISTED_PROBLEMS) {
-        err = err.cause(format!("{}:{}: {}", workspace::PLAN, problem.line, problem.message));
+        err = err.cause(format!(
+            "{}:{}: {}",
+            workspace::PLAN,
+            problem.line,
+            problem.message
+        ));
     }
     if listed.len() > LISTED_PROBLEMS {
         err = err.cause(format!("… and {} more", listed.len() - LISTED_PROBLEMS));
     }
-    Ok(err.hint("the planning session must fix the plan: run the plan job again, and if the planner keeps writing invalid plans, check its prompt (.claude/commands/oneshot/plan.md)"))
+    err.hint("the planning session must fix the plan: run the plan job again, and if the planner keeps writing invalid plans, check its prompt (.claude/commands/oneshot/plan.md)")
+}
+
+/// The step summary is a report: failing to write it must not change the step's outcome.
+fn write_summary(ctx: &Context, markdown: &str) {
+    if let Err(e) = ctx.runner.summary(markdown) {
+        ctx.runner
+            .annotate(Level::Warning, &e.render(), &Annotation::default());
+    }
 }
 
 fn plan_summary(plan: &Plan) -> String {
@@ -184,7 +202,11 @@ fn plan_summary(plan: &Plan) -> String {
     );
     md.push_str("| Step | Title |\n| ---: | --- |\n");
     for step in &plan.steps {
-        md.push_str(&format!("| {} | {} |\n", step.number, escape_title(&step.title)));
+        md.push_str(&format!(
+            "| {} | {} |\n",
+            step.number,
+            escape_title(&step.title)
+        ));
     }
     if !plan.summary.is_empty() {
         md.push_str("\n<details><summary>Summary</summary>\n\n");
@@ -202,7 +224,11 @@ fn problems_summary(problems: &[Problem]) -> String {
     );
     md.push_str("| Line | Problem |\n| ---: | --- |\n");
     for problem in problems {
-        md.push_str(&format!("| {} | {} |\n", problem.line, cell(&problem.message)));
+        md.push_str(&format!(
+            "| {} | {} |\n",
+            problem.line,
+            cell(&problem.message)
+        ));
     }
     md
 }
@@ -220,5 +246,9 @@ fn escape_title(text: &str) -> String {
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") }
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
