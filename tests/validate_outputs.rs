@@ -453,6 +453,16 @@ fn rejected_reason_survives_github_output() {
         "rejected_github_output",
         filter_delimiters(&a.output_file())
     );
+    // Every entry has its own random delimiter.
+    let file = a.output_file();
+    let mut delimiters: Vec<&str> = file
+        .lines()
+        .filter_map(|l| l.split_once("<<ghadelimiter_"))
+        .map(|(_, d)| d)
+        .collect();
+    delimiters.sort();
+    delimiters.dedup();
+    assert_eq!(delimiters.len(), 4, "{file}");
 
     // The warning is one escaped workflow command: the reason cannot inject another.
     let stdout = String::from_utf8_lossy(&out.stdout);
