@@ -11,7 +11,12 @@ use clap::{Args, Parser, Subcommand};
 /// steps, saves the plan as a GitHub issue, and lets a second, fresh session implement it one
 /// commit per step. Every step of the GitHub Actions workflows is an `oneshot exec` subcommand.
 #[derive(Debug, Parser)]
-#[command(name = "oneshot", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "oneshot",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Run as if oneshot was started in DIR instead of the current directory.
     #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
@@ -41,6 +46,25 @@ pub enum ExecCommand {
     WritePrompt(WritePromptArgs),
     DetectTrunk(DetectTrunkArgs),
     ValidateOutputs(ValidateOutputsArgs),
+    PlanSaveToIssue(PlanSaveToIssueArgs),
+    RegisterOneShotPlan(RegisterOneShotPlanArgs),
+}
+
+/// How to reach GitHub: shared by every command that talks to it.
+#[derive(Debug, Args, Clone)]
+pub struct GitHubArgs {
+    /// The repository, OWNER/REPO [default: GITHUB_REPOSITORY, else the `origin` remote].
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub repo: Option<String>,
+
+    /// The GitHub token [default: GH_TOKEN, GITHUB_TOKEN, then `gh auth token`].
+    #[arg(
+        long,
+        env = "ONESHOT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
 }
 
 /// Write the task prompt to .impl/task.md for the planning session.
@@ -90,3 +114,84 @@ pub struct DetectTrunkArgs {
 ///   oneshot exec validate-outputs
 #[derive(Debug, Args)]
 pub struct ValidateOutputsArgs {}
+
+/// Save the plan as a GitHub issue (created once, updated on re-runs).
+///
+/// The issue's title is the plan's title and its body the plan, followed by a hidden
+/// `<!-- oneshot:meta … -->` marker (branch, PR, run, agent, model, plan hash). A re-run for the
+/// same branch or PR finds the issue through that marker and updates it: there is never a second
+/// issue. The issue carries the label `oneshot:plan`, created if missing.
+/// Outputs: `issue_number`, `issue_url`, `issue_title`.
+///
+/// Example:
+///   oneshot exec plan-save-to-issue --pr 42 --branch oneshot-add-verbose-01-15-1430
+#[derive(Debug, Args)]
+pub struct PlanSaveToIssueArgs {
+    /// The draft pull request the plan belongs to.
+    #[arg(long, value_name = "NUMBER")]
+    pub pr: Option<u64>,
+
+    /// The branch the plan will be implemented on [default: the checked-out branch].
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+
+    /// The agent that wrote the plan, recorded in the issue's metadata.
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+
+    /// The model that wrote the plan, recorded in the issue's metadata.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Print the requests that would be sent; send none (needs no token).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
+}
+
+/// Link the plan issue and the draft pull request.
+///
+/// Sets the PR title to `[WIP] <plan title>` and rebuilds the part of the PR body oneshot owns:
+/// the prompt, `Closes #<issue>`, the run link, who submitted it, and the progress block with
+/// every step queued. Text a person wrote outside oneshot's markers is kept. Adds the label
+/// `oneshot` and one comment on the issue that links to the PR (edited, not repeated, on
+/// re-runs). Exits 0 when the PR title and body were updated; other failed operations are
+/// listed in the output `failed_operations` and in the step summary.
+///
+/// Example:
+///   oneshot exec register-one-shot-plan --issue 43 --pr 42 --submitted-by octocat
+#[derive(Debug, Args)]
+pub struct RegisterOneShotPlanArgs {
+    /// The plan issue.
+    #[arg(long, value_name = "NUMBER")]
+    pub issue: u64,
+
+    /// The draft pull request.
+    #[arg(long, value_name = "NUMBER")]
+    pub pr: u64,
+
+    /// Who asked for the work (a GitHub login), shown in the PR.
+    #[arg(long, value_name = "LOGIN")]
+    pub submitted_by: Option<String>,
+
+    /// The agent, recorded in the PR's metadata.
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+
+    /// The model, recorded in the PR's metadata.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// The prefix of the PR title while the work is in progress.
+    #[arg(long, default_value = "[WIP] ", value_name = "TEXT")]
+    pub title_prefix: String,
+
+    /// Print the requests that would be sent; send none (needs no token).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
+}

@@ -64,6 +64,47 @@ pub mod env_vars {
         help: "The command (run with `sh -c`) that checks each step; overrides `verify.command`.",
     };
 
+    pub const GH_TOKEN: EnvVar = EnvVar {
+        name: "GH_TOKEN",
+        help: "A GitHub token (the GitHub CLI's variable); used when ONESHOT_TOKEN is not set.",
+    };
+    pub const GITHUB_TOKEN: EnvVar = EnvVar {
+        name: "GITHUB_TOKEN",
+        help: "A GitHub token; used when neither ONESHOT_TOKEN nor GH_TOKEN is set.",
+    };
+    pub const GITHUB_API_URL: EnvVar = EnvVar {
+        name: "GITHUB_API_URL",
+        help: "The REST API base (set by Actions; `https://HOST/api/v3` on GitHub Enterprise Server).",
+    };
+    pub const GITHUB_GRAPHQL_URL: EnvVar = EnvVar {
+        name: "GITHUB_GRAPHQL_URL",
+        help: "The GraphQL endpoint (set by Actions; `https://HOST/api/graphql` on GHES).",
+    };
+    pub const GITHUB_SERVER_URL: EnvVar = EnvVar {
+        name: "GITHUB_SERVER_URL",
+        help: "The web URL, for links (set by Actions).",
+    };
+    pub const GITHUB_REPOSITORY: EnvVar = EnvVar {
+        name: "GITHUB_REPOSITORY",
+        help: "`owner/name` of the repository when --repo is not given (set by Actions).",
+    };
+    pub const GITHUB_RUN_ID: EnvVar = EnvVar {
+        name: "GITHUB_RUN_ID",
+        help: "The current workflow run, linked from issues and PRs (set by Actions).",
+    };
+    pub const GITHUB_ACTOR: EnvVar = EnvVar {
+        name: "GITHUB_ACTOR",
+        help: "Who started the workflow run (set by Actions).",
+    };
+    pub const HTTP_TIMEOUT_MS: EnvVar = EnvVar {
+        name: "ONESHOT_HTTP_TIMEOUT_MS",
+        help: "Time allowed for one GitHub API request, in milliseconds (default 30000).",
+    };
+    pub const RETRY_BUDGET_MS: EnvVar = EnvVar {
+        name: "ONESHOT_RETRY_BUDGET_MS",
+        help: "Total time allowed for the retries of one GitHub API request, in milliseconds (default 120000).",
+    };
+
     /// Every variable above, for documentation and checks.
     pub const ALL: &[EnvVar] = &[
         PROMPT,
@@ -73,6 +114,16 @@ pub mod env_vars {
         BUDGET_USD,
         MAX_STEPS,
         VERIFY_COMMAND,
+        GH_TOKEN,
+        GITHUB_TOKEN,
+        GITHUB_API_URL,
+        GITHUB_GRAPHQL_URL,
+        GITHUB_SERVER_URL,
+        GITHUB_REPOSITORY,
+        GITHUB_RUN_ID,
+        GITHUB_ACTOR,
+        HTTP_TIMEOUT_MS,
+        RETRY_BUDGET_MS,
     ];
 }
 
@@ -101,6 +152,8 @@ pub struct Environment {
     pub verify_command: Option<String>,
     /// Variables that were set to something that is not UTF-8 (their fields above are `None`).
     pub not_unicode: Vec<&'static str>,
+    /// How to reach GitHub.
+    pub github: GitHubEnv,
 }
 
 impl Environment {
@@ -136,6 +189,53 @@ impl Environment {
             max_steps,
             verify_command,
             not_unicode,
+            github: GitHubEnv::from_lookup(&mut var),
+        }
+    }
+}
+
+/// The environment variables that say how to reach GitHub. Actions sets the URLs, the
+/// repository and the run id on every runner.
+#[derive(Debug, Default, Clone)]
+pub struct GitHubEnv {
+    /// `GH_TOKEN` (the GitHub CLI's variable).
+    pub gh_token: Option<String>,
+    /// `GITHUB_TOKEN`.
+    pub github_token: Option<String>,
+    /// `GITHUB_API_URL`: the REST base (`https://HOST/api/v3` on GHES).
+    pub api_url: Option<String>,
+    /// `GITHUB_GRAPHQL_URL` (`https://HOST/api/graphql` on GHES).
+    pub graphql_url: Option<String>,
+    /// `GITHUB_SERVER_URL`: the web URL, for links.
+    pub server_url: Option<String>,
+    /// `GITHUB_REPOSITORY`: `owner/name`.
+    pub repository: Option<String>,
+    /// `GITHUB_RUN_ID`: the current workflow run, for links.
+    pub run_id: Option<String>,
+    /// `GITHUB_ACTOR`: who started the run.
+    pub actor: Option<String>,
+    /// `ONESHOT_HTTP_TIMEOUT_MS`: time allowed for one API request (default 30 s).
+    pub http_timeout_ms: Option<u64>,
+    /// `ONESHOT_RETRY_BUDGET_MS`: total time allowed for retries of one request (default 120 s).
+    pub retry_budget_ms: Option<u64>,
+}
+
+impl GitHubEnv {
+    pub fn from_lookup(var: &mut impl FnMut(&str) -> Option<OsString>) -> Self {
+        use env_vars::*;
+        let mut text = |v: EnvVar| var(v.name).and_then(|v| v.into_string().ok());
+        let millis = |v: Option<String>| v.and_then(|v| v.trim().parse::<u64>().ok());
+        GitHubEnv {
+            gh_token: text(GH_TOKEN),
+            github_token: text(GITHUB_TOKEN),
+            api_url: text(GITHUB_API_URL),
+            graphql_url: text(GITHUB_GRAPHQL_URL),
+            server_url: text(GITHUB_SERVER_URL),
+            repository: text(GITHUB_REPOSITORY),
+            run_id: text(GITHUB_RUN_ID).filter(|v| !v.is_empty()),
+            actor: text(GITHUB_ACTOR).filter(|v| !v.is_empty()),
+            http_timeout_ms: millis(text(HTTP_TIMEOUT_MS)),
+            retry_budget_ms: millis(text(RETRY_BUDGET_MS)),
         }
     }
 }
@@ -1290,6 +1390,7 @@ mod tests {
             max_steps,
             verify_command,
             not_unicode,
+            github,
         } = env(&all);
         for (field, value) in [
             ("prompt", prompt.map(|p| p.into_string().unwrap())),
@@ -1299,11 +1400,27 @@ mod tests {
             ("budget_usd", budget_usd),
             ("max_steps", max_steps),
             ("verify_command", verify_command),
+            ("gh_token", github.gh_token),
+            ("github_token", github.github_token),
+            ("api_url", github.api_url),
+            ("graphql_url", github.graphql_url),
+            ("server_url", github.server_url),
+            ("repository", github.repository),
+            ("run_id", github.run_id),
+            ("actor", github.actor),
+            (
+                "http_timeout_ms",
+                github.http_timeout_ms.map(|v| v.to_string()),
+            ),
+            (
+                "retry_budget_ms",
+                github.retry_budget_ms.map(|v| v.to_string()),
+            ),
         ] {
             assert!(value.is_some(), "{field} is not read from its variable");
         }
         assert!(not_unicode.is_empty());
-        assert_eq!(env_vars::ALL.len(), 7, "one variable per field");
+        assert_eq!(env_vars::ALL.len(), 17, "one variable per field");
     }
 
     #[test]
@@ -1313,7 +1430,13 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), env_vars::ALL.len());
         for v in env_vars::ALL {
-            assert!(v.name.starts_with("ONESHOT_"), "{}", v.name);
+            assert!(
+                v.name.starts_with("ONESHOT_")
+                    || v.name.starts_with("GITHUB_")
+                    || v.name == "GH_TOKEN",
+                "{}",
+                v.name
+            );
             assert!(!v.help.is_empty(), "{}", v.name);
         }
     }

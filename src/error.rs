@@ -156,9 +156,9 @@ impl Error {
     /// The JSON error object of DESIGN.md §3 ("JSON on stdout").
     pub fn to_json(&self) -> serde_json::Value {
         let mut message = self.message.clone();
-        for cause in &self.causes {
+        if !self.causes.is_empty() {
             message.push_str(": ");
-            message.push_str(cause);
+            message.push_str(&self.causes.join("; "));
         }
         serde_json::json!({
             "success": false,

@@ -6,8 +6,11 @@ mod commands;
 mod config;
 mod error;
 mod git;
+mod github;
+mod markers;
 mod naming;
 mod plan;
+mod pr_body;
 mod task;
 mod workspace;
 
@@ -30,12 +33,19 @@ fn main() -> ExitCode {
         Err(e) => {
             let is_usage_error = e.use_stderr();
             if is_usage_error && json {
-                let err = Error::new(ErrorKind::Usage, e.kind().as_str().unwrap_or("invalid arguments"))
-                    .cause(e.to_string().trim_end());
+                let err = Error::new(
+                    ErrorKind::Usage,
+                    e.kind().as_str().unwrap_or("invalid arguments"),
+                )
+                .cause(e.to_string().trim_end());
                 let _ = runner.print_json(&err.to_json());
             }
             let _ = e.print();
-            return ExitCode::from(if is_usage_error { ErrorKind::Usage.exit_code() } else { 0 });
+            return ExitCode::from(if is_usage_error {
+                ErrorKind::Usage.exit_code()
+            } else {
+                0
+            });
         }
     };
 

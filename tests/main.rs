@@ -3,8 +3,8 @@
 
 mod support;
 
-mod exec_steps;
 mod cli_help;
+mod exec_steps;
 mod validate_outputs;
 
 /// Every test file in tests/ must be a module of this binary, or its tests silently never run.
@@ -16,7 +16,10 @@ fn no_test_file_is_forgotten() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "rs") && path.file_name().unwrap() != "main.rs" {
             let stem = path.file_stem().unwrap().to_str().unwrap();
-            assert!(main.contains(&format!("mod {stem};")), "tests/{stem}.rs is not declared in tests/main.rs");
+            assert!(
+                main.contains(&format!("mod {stem};")),
+                "tests/{stem}.rs is not declared in tests/main.rs"
+            );
         }
     }
 }

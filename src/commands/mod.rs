@@ -29,3 +29,69 @@ pub fn run(cli: Cli, runner: &Runner, env: &Environment) -> Result<()> {
         Command::Exec(step) => exec::run(step, &ctx),
     }
 }
+
+/// Connects to GitHub with the command's `--repo`/`--token` and the environment.
+pub fn connect_github(
+    args: &crate::cli::GitHubArgs,
+    ctx: &Context,
+) -> Result<crate::github::GitHub> {
+    crate::github::connect(&connect_options(args, ctx), ctx.runner)
+}
+
+fn connect_options(args: &crate::cli::GitHubArgs, ctx: &Context) -> crate::github::ConnectOptions {
+    crate::github::ConnectOptions {
+        token: args.token.clone(),
+        repo: args.repo.clone(),
+        env: ctx.env.github.clone(),
+        dir: ctx.dir.clone(),
+    }
+}
+
+/// Where a dry run would send its requests: no token, no network.
+pub struct DryRunTarget {
+    pub repo: crate::github::RepoSlug,
+    pub api_url: String,
+    pub server_url: String,
+}
+
+pub fn dry_run_target(args: &crate::cli::GitHubArgs, ctx: &Context) -> Result<DryRunTarget> {
+    let options = connect_options(args, ctx);
+    let (repo, host) =
+        crate::github::discover_repo(options.repo.as_deref(), &options.env, &options.dir)?;
+    let (api_url, _, server_url) = crate::github::api_urls(&options.env, host.as_deref());
+    Ok(DryRunTarget {
+        repo,
+        api_url,
+        server_url,
+    })
+}
+
+/// The link to the current workflow run, when running in one.
+pub fn current_run_url(
+    ctx: &Context,
+    server_url: &str,
+    repo: &crate::github::RepoSlug,
+) -> Option<String> {
+    ctx.env
+        .github
+        .run_id
+        .as_ref()
+        .map(|id| format!("{server_url}/{repo}/actions/runs/{id}"))
+}
+
+/// The requests a dry run would send, as JSON for the outputs.
+pub fn requests_json(base: &str, requests: &[crate::github::Request]) -> serde_json::Value {
+    serde_json::Value::Array(
+        requests
+            .iter()
+            .map(|r| {
+                let url = if r.graphql { format!("{base}/graphql") } else { format!("{base}{}", r.path) };
+                let mut v = serde_json::json!({ "method": r.method.as_str(), "url": url, "purpose": r.purpose });
+                if let Some(body) = &r.body {
+                    v["body"] = body.clone();
+                }
+                v
+            })
+            .collect(),
+    )
+}

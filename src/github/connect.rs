@@ -1,0 +1,351 @@
+//! Finding the token, the repository and the API URLs, and building the client.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use octocrab::Octocrab;
+
+use super::transport::Transport;
+use super::{GitHub, RetryPolicy};
+use crate::actions::Runner;
+use crate::config::GitHubEnv;
+use crate::error::{Error, Result};
+use crate::git::Git;
+
+/// The REST API version oneshot is written against.
+pub const API_VERSION: &str = "2022-11-28";
+
+/// Everything needed to connect: flags, the environment, and the checkout (for its remote).
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `--token` (clap also fills it from `ONESHOT_TOKEN`).
+    pub token: Option<String>,
+    /// `--repo OWNER/REPO`.
+    pub repo: Option<String>,
+    pub env: GitHubEnv,
+    pub dir: PathBuf,
+}
+
+/// `owner/name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoSlug {
+    pub owner: String,
+    pub name: String,
+}
+
+impl fmt::Display for RepoSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+impl RepoSlug {
+    /// Parses `owner/name`, with GitHub's character rules.
+    pub fn parse(text: &str) -> Result<Self> {
+        let text = text.trim();
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 100
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && s != "."
+                && s != ".."
+        };
+        match text.split_once('/') {
+            Some((owner, name)) if valid(owner) && valid(name) => Ok(RepoSlug {
+                owner: owner.to_string(),
+                name: name.trim_end_matches(".git").to_string(),
+            }),
+            _ => Err(Error::input(format!(
+                "{text:?} is not a repository name of the form OWNER/REPO"
+            ))
+            .hint("for example: --repo octo-org/hello-world")),
+        }
+    }
+
+    /// `/repos/owner/name`.
+    pub fn api_path(&self) -> String {
+        format!("/repos/{}/{}", self.owner, self.name)
+    }
+}
+
+/// Host and `owner/name` from a remote URL: `https://host/o/r(.git)`, `ssh://git@host[:port]/o/r.git`,
+/// `git@host:o/r.git`.
+pub fn parse_remote_url(url: &str) -> Option<(String, RepoSlug)> {
+    let url = url.trim();
+    let (host, path) = if let Some(rest) = url.split_once("://").map(|(_, r)| r) {
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+        let (host, path) = rest.split_once('/')?;
+        (host.split(':').next()?.to_string(), path)
+    } else {
+        // scp-like: [user@]host:owner/repo
+        let rest = url.rsplit_once('@').map_or(url, |(_, r)| r);
+        let (host, path) = rest.split_once(':')?;
+        (host.to_string(), path)
+    };
+    let path = path.trim_matches('/').trim_end_matches(".git");
+    // The last two segments: GHES may serve repos below a path prefix.
+    let mut segments = path.rsplitn(3, '/');
+    let name = segments.next()?;
+    let owner = segments.next()?;
+    let slug = RepoSlug::parse(&format!("{owner}/{name}")).ok()?;
+    Some((host, slug))
+}
+
+/// The first token found among `--token`/`ONESHOT_TOKEN`, `GH_TOKEN`, `GITHUB_TOKEN`, and
+/// `gh auth token`. With none, the error lists everything it checked.
+pub fn discover_token(flag: Option<&str>, env: &GitHubEnv) -> Result<String> {
+    let mut checked = Vec::new();
+    let candidates = [
+        ("--token / ONESHOT_TOKEN", flag.map(str::to_string)),
+        ("GH_TOKEN", env.gh_token.clone()),
+        ("GITHUB_TOKEN", env.github_token.clone()),
+    ];
+    for (name, value) in candidates {
+        match value {
+            Some(v) if !v.trim().is_empty() => return Ok(v.trim().to_string()),
+            Some(_) => checked.push(format!(
+                "{name} is set but empty (in a workflow: is the secret defined?)"
+            )),
+            None => checked.push(format!("{name} is not set")),
+        }
+    }
+    match gh_auth_token() {
+        Ok(token) => return Ok(token),
+        Err(why) => checked.push(why),
+    }
+    let mut err = Error::auth("no GitHub token found");
+    for c in checked {
+        err = err.cause(c);
+    }
+    Err(err
+        .hint("set ONESHOT_TOKEN (or GH_TOKEN) to a token with contents, issues, pull-requests and actions write access")
+        .hint("or log in with the GitHub CLI: gh auth login"))
+}
+
+fn gh_auth_token() -> std::result::Result<String, String> {
+    let Ok(gh) = which::which("gh") else {
+        return Err("`gh` (GitHub CLI) is not installed".into());
+    };
+    let out = Command::new(gh)
+        .args(["auth", "token"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("`gh auth token` could not run: {e}"))?;
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() && !token.is_empty() {
+        Ok(token)
+    } else {
+        Err("`gh auth token` returned no token (not logged in)".into())
+    }
+}
+
+/// The repository from `--repo`, `GITHUB_REPOSITORY`, or the `origin` remote, with the host the
+/// remote names (to derive GHES URLs when `GITHUB_API_URL` is not set).
+pub fn discover_repo(
+    flag: Option<&str>,
+    env: &GitHubEnv,
+    dir: &std::path::Path,
+) -> Result<(RepoSlug, Option<String>)> {
+    if let Some(repo) = flag {
+        return Ok((RepoSlug::parse(repo)?, None));
+    }
+    if let Some(repo) = env.repository.as_deref().filter(|r| !r.is_empty()) {
+        return Ok((
+            RepoSlug::parse(repo).map_err(|e| e.context("GITHUB_REPOSITORY"))?,
+            None,
+        ));
+    }
+    let remote = Git::new(dir).try_run(
+        "read the origin remote's URL",
+        &["remote", "get-url", "origin"],
+    );
+    match remote {
+        Ok(out) if out.success => {
+            let url = out.stdout.trim();
+            parse_remote_url(url)
+                .map(|(host, slug)| (slug, Some(host)))
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "the origin remote ({url}) does not name a GitHub repository"
+                    ))
+                    .hint("pass --repo OWNER/REPO")
+                })
+        }
+        _ => Err(
+            Error::input("no repository given and no `origin` remote to take it from")
+                .hint("pass --repo OWNER/REPO, or run oneshot inside a clone of the repository"),
+        ),
+    }
+}
+
+/// REST base, GraphQL URL and web URL. Actions sets all three; elsewhere they are derived from
+/// the REST base (GHES: REST at `/api/v3`, GraphQL at `/api/graphql`) or from the remote's host.
+pub fn api_urls(env: &GitHubEnv, remote_host: Option<&str>) -> (String, String, String) {
+    let api = match (&env.api_url, remote_host) {
+        (Some(url), _) if !url.is_empty() => url.trim_end_matches('/').to_string(),
+        (_, Some(host)) if host != "github.com" && !host.is_empty() => {
+            format!("https://{host}/api/v3")
+        }
+        _ => "https://api.github.com".to_string(),
+    };
+    let graphql = match &env.graphql_url {
+        Some(url) if !url.is_empty() => url.trim_end_matches('/').to_string(),
+        _ => match api.strip_suffix("/api/v3") {
+            Some(root) => format!("{root}/api/graphql"),
+            None => format!("{api}/graphql"),
+        },
+    };
+    let server = match &env.server_url {
+        Some(url) if !url.is_empty() => url.trim_end_matches('/').to_string(),
+        _ => match api.strip_suffix("/api/v3") {
+            Some(root) => root.to_string(),
+            None if api == "https://api.github.com" => "https://github.com".to_string(),
+            None => api.clone(),
+        },
+    };
+    (api, graphql, server)
+}
+
+pub(super) fn connect(options: &ConnectOptions, runner: &Runner) -> Result<GitHub> {
+    let (repo, host) = discover_repo(options.repo.as_deref(), &options.env, &options.dir)?;
+    let token = discover_token(options.token.as_deref(), &options.env)?;
+    runner.mask(&token);
+    let (api_url, graphql_url, server_url) = api_urls(&options.env, host.as_deref());
+
+    let mut policy = RetryPolicy::default();
+    if let Some(ms) = options.env.http_timeout_ms {
+        policy.request_timeout = Duration::from_millis(ms);
+    }
+    if let Some(ms) = options.env.retry_budget_ms {
+        policy.total_budget = Duration::from_millis(ms);
+        policy.first_backoff = policy.first_backoff.min(Duration::from_millis(ms / 10 + 1));
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("could not start the async runtime: {e}")))?;
+    let build = |base: &str| -> Result<Octocrab> {
+        // octocrab's builder spawns nothing, but hyper needs a runtime context to build.
+        let _guard = runtime.enter();
+        Octocrab::builder()
+            .base_uri(base)
+            .map_err(|e| {
+                Error::config(format!("invalid GitHub API URL {base:?}: {e}"))
+                    .hint("check GITHUB_API_URL")
+            })?
+            .personal_token(token.clone())
+            .add_header(
+                http::header::ACCEPT,
+                "application/vnd.github+json".to_string(),
+            )
+            .add_header(
+                http::HeaderName::from_static("x-github-api-version"),
+                API_VERSION.to_string(),
+            )
+            .add_header(
+                http::header::USER_AGENT,
+                concat!("oneshot/", env!("CARGO_PKG_VERSION")).to_string(),
+            )
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(policy.request_timeout))
+            .build()
+            .map_err(|e| Error::internal(format!("could not build the GitHub client: {e}")))
+    };
+    let rest = build(&api_url)?;
+    let graphql = build(&graphql_url)?;
+    Ok(GitHub {
+        transport: Transport::new(runtime, rest, graphql, api_url, graphql_url, policy),
+        repo,
+        server_url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_urls() {
+        let cases = [
+            (
+                "https://github.com/octo/hello.git",
+                "github.com",
+                "octo/hello",
+            ),
+            (
+                "https://x-access-token:abc@github.com/octo/hello",
+                "github.com",
+                "octo/hello",
+            ),
+            ("git@github.com:octo/hello.git", "github.com", "octo/hello"),
+            (
+                "ssh://git@ghes.example.com:2222/team/app.git",
+                "ghes.example.com",
+                "team/app",
+            ),
+            (
+                "https://ghes.example.com/scm/team/app.git",
+                "ghes.example.com",
+                "team/app",
+            ),
+        ];
+        for (url, host, slug) in cases {
+            let (h, s) = parse_remote_url(url).unwrap_or_else(|| panic!("{url}"));
+            assert_eq!((h.as_str(), s.to_string().as_str()), (host, slug), "{url}");
+        }
+        assert!(parse_remote_url("/tmp/origin.git").is_none());
+        assert!(parse_remote_url("not a url").is_none());
+    }
+
+    #[test]
+    fn repo_slug_rules() {
+        assert!(RepoSlug::parse("octo/hello-world.js").is_ok());
+        for bad in ["octo", "/x", "a/b/c", "a b/c", "../x", ""] {
+            assert!(RepoSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_for_github_and_ghes() {
+        let env = GitHubEnv::default();
+        assert_eq!(
+            api_urls(&env, None),
+            (
+                "https://api.github.com".into(),
+                "https://api.github.com/graphql".into(),
+                "https://github.com".into()
+            )
+        );
+        let ghes = GitHubEnv {
+            api_url: Some("https://ghes.example.com/api/v3/".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            api_urls(&ghes, None),
+            (
+                "https://ghes.example.com/api/v3".into(),
+                "https://ghes.example.com/api/graphql".into(),
+                "https://ghes.example.com".into()
+            )
+        );
+        assert_eq!(
+            api_urls(&env, Some("ghes.example.com")).1,
+            "https://ghes.example.com/api/graphql"
+        );
+    }
+
+    #[test]
+    fn token_order_and_empty_secrets() {
+        let env = GitHubEnv {
+            gh_token: Some("  ".into()),
+            github_token: Some("ghs_b".into()),
+            ..Default::default()
+        };
+        assert_eq!(discover_token(Some("flag"), &env).unwrap(), "flag");
+        assert_eq!(discover_token(None, &env).unwrap(), "ghs_b");
+    }
+}

@@ -1,0 +1,167 @@
+//! The one GitHub client. octocrab is the transport (auth, TLS, base URL); this module owns the
+//! retry policy, error messages and the app's own types. No octocrab type leaves this folder.
+//!
+//! Requests are values ([`Request`]) built by the functions in `api.rs`, so that a dry run prints
+//! exactly the requests a real run sends, from the same code.
+
+mod api;
+mod connect;
+mod transport;
+
+pub use api::*;
+pub use connect::{
+    ConnectOptions, RepoSlug, api_urls, discover_repo, discover_token, parse_remote_url,
+};
+pub use transport::{HttpMethod, Request, Response};
+
+use std::time::Duration;
+
+use crate::actions::Runner;
+use crate::error::{Error, ErrorKind, Result};
+
+/// A connected client for one repository.
+pub struct GitHub {
+    transport: transport::Transport,
+    pub repo: RepoSlug,
+    /// Where people look at things: `https://github.com` or the GHES host.
+    pub server_url: String,
+}
+
+/// Limits of the retry policy; tests shorten them through the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Time allowed for one request before it counts as timed out.
+    pub request_timeout: Duration,
+    /// Total time allowed for one operation including every retry and wait.
+    pub total_budget: Duration,
+    /// First backoff; doubles on each retry.
+    pub first_backoff: Duration,
+    /// At most this many attempts for one request.
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            request_timeout: Duration::from_secs(30),
+            total_budget: Duration::from_secs(120),
+            first_backoff: Duration::from_millis(500),
+            max_attempts: 5,
+        }
+    }
+}
+
+impl GitHub {
+    /// Sends a request with the retry policy of its kind: idempotent requests are retried on
+    /// 5xx, timeouts and rate limits; a creating POST is never re-sent blindly (see [`GitHub::create`]).
+    pub fn send(&self, request: &Request) -> Result<Response> {
+        self.transport.send(request)
+    }
+
+    /// Sends a creating POST. If it fails in a way that may have landed (a timeout, a dropped
+    /// connection, a 5xx), `find` looks for what it would have created (by its marker) before
+    /// anything is sent again; only when `find` finds nothing is the POST sent once more.
+    pub fn create<T>(
+        &self,
+        request: &Request,
+        parse: impl Fn(&Response) -> Result<T>,
+        find: impl Fn(&GitHub) -> Result<Option<T>>,
+    ) -> Result<T> {
+        match self.transport.send_once_classified(request) {
+            Ok(response) => parse(&response),
+            Err(failure) if failure.may_have_landed => {
+                if let Some(found) = find(self)? {
+                    return Ok(found);
+                }
+                let response = self.transport.send(request).map_err(|e| {
+                    e.context("after checking that the first attempt had not landed")
+                })?;
+                parse(&response)
+            }
+            Err(failure) if failure.retryable => {
+                // Refused before it landed (rate limit): waiting and sending again is safe.
+                std::thread::sleep(
+                    failure
+                        .wait
+                        .unwrap_or(Duration::from_millis(500))
+                        .min(Duration::from_secs(60)),
+                );
+                let response = self.transport.send(request)?;
+                parse(&response)
+            }
+            Err(failure) => Err(failure.error),
+        }
+    }
+
+    /// The URL of a workflow run, for links.
+    pub fn run_url(&self, run_id: &str) -> String {
+        format!("{}/{}/actions/runs/{run_id}", self.server_url, self.repo)
+    }
+}
+
+/// Masks the token in the Actions log and returns a connected client.
+pub fn connect(options: &ConnectOptions, runner: &Runner) -> Result<GitHub> {
+    connect::connect(options, runner)
+}
+
+/// Turns a failed response into an error that says what was being done, the status, GitHub's
+/// message and documentation URL, and what to do.
+pub(crate) fn response_error(purpose: &str, response: &Response) -> Error {
+    let status = response.status;
+    let message = response
+        .body
+        .get("message")
+        .and_then(|m| m.as_str())
+        .unwrap_or("")
+        .to_string();
+    let docs = response
+        .body
+        .get("documentation_url")
+        .and_then(|m| m.as_str());
+    let details: Vec<String> = response
+        .body
+        .get("errors")
+        .and_then(|e| e.as_array())
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| match e {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => {
+                        let field = other.get("field").and_then(|v| v.as_str()).unwrap_or("");
+                        let code = other.get("code").and_then(|v| v.as_str()).unwrap_or("");
+                        let msg = other.get("message").and_then(|v| v.as_str()).unwrap_or("");
+                        [field, code, msg]
+                            .iter()
+                            .filter(|s| !s.is_empty())
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(": ")
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let kind = match status {
+        401 => ErrorKind::Auth,
+        _ => ErrorKind::GitHub,
+    };
+    let mut headline = format!("GitHub answered {status}");
+    if !message.is_empty() {
+        headline.push_str(&format!(": {message}"));
+    }
+    let mut err = Error::new(kind, format!("could not {purpose}")).cause(headline);
+    for d in details {
+        err = err.cause(d);
+    }
+    if let Some(docs) = docs {
+        err = err.cause(format!("see {docs}"));
+    }
+    match status {
+        401 => err.hint("the token was rejected: check that ONESHOT_TOKEN (or GH_TOKEN/GITHUB_TOKEN) is current"),
+        403 => err.hint("the token may lack a permission this needs (contents, issues, pull-requests, actions: write)"),
+        404 => err.hint("check the repository name and that the token can see it (a token without access gets 404)"),
+        422 => err.hint("GitHub rejected the request's content; the causes above say which field"),
+        _ => err,
+    }
+}
