@@ -184,6 +184,13 @@ impl Runner {
             .io_context(|| "could not write to stdout".into())
     }
 
+    /// A result line on stdout for a person (a command's final answer, e.g. the PR URL).
+    pub fn print_line(&self, text: &str) {
+        let _guard = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+    }
+
     /// Appends Markdown to the step summary (inside Actions only). What would pass GitHub's
     /// 1 MiB limit is cut, with a visible note, instead of failing the upload.
     pub fn summary(&self, markdown: &str) -> Result<()> {

@@ -39,6 +39,8 @@ pub enum Command {
     ///   oneshot exec detect-trunk
     #[command(subcommand)]
     Exec(ExecCommand),
+
+    Dispatch(DispatchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +48,7 @@ pub enum ExecCommand {
     WritePrompt(WritePromptArgs),
     DetectTrunk(DetectTrunkArgs),
     ValidateOutputs(ValidateOutputsArgs),
+    Prepare(PrepareArgs),
     PlanSaveToIssue(PlanSaveToIssueArgs),
     RegisterOneShotPlan(RegisterOneShotPlanArgs),
 }
@@ -191,6 +194,100 @@ pub struct RegisterOneShotPlanArgs {
     /// Print the requests that would be sent; send none (needs no token).
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
+}
+
+/// Start a one-shot: a branch with the task, a draft PR, and the workflow run.
+///
+/// Checks everything first (prompt, model, repository, token, and that the repository has the
+/// oneshot workflow at the ref) and creates nothing until all of it is valid. Then it commits
+/// the prompt as .worker-impl/task.md on a new branch made from the trunk — without switching,
+/// stashing or touching your checkout — pushes it, opens a draft PR, and dispatches the workflow.
+/// It prints the PR and the run. If a later step fails, what was created is removed again.
+///
+/// Example:
+///   oneshot dispatch "Add a --verbose flag to the submit command"
+///   oneshot dispatch -f task.md --model opus --watch
+///   oneshot dispatch --dry-run "Fix the flaky login test"
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct DispatchArgs {
+    /// The task, in one line or more.
+    #[arg(value_name = "PROMPT", conflicts_with = "file")]
+    pub prompt: Option<String>,
+
+    /// Read the task from FILE (`-` for stdin).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// The model: h/haiku, s/sonnet, o/opus, or a full model id.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// The agent: claude (default), codex, gemini, or command:<program> [args…].
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+
+    /// Stop after the plan: save it as an issue, implement nothing.
+    #[arg(long)]
+    pub plan_only: bool,
+
+    /// The workflow to dispatch, in .github/workflows/ (written by `oneshot init`).
+    #[arg(long, default_value = "oneshot.yml", value_name = "FILE")]
+    pub workflow: String,
+
+    /// The branch to start from and to dispatch the workflow on [default: the trunk].
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+
+    /// The slug of the branch name [default: from the prompt].
+    #[arg(long, value_name = "SLUG")]
+    pub slug: Option<String>,
+
+    /// Print the branch, PR title and body, workflow inputs and requests; create nothing.
+    /// Needs no token and no network.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print one JSON object on stdout, for scripts (errors too).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Follow the run until both jobs finish; the exit code reflects the outcome.
+    #[arg(long)]
+    pub watch: bool,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
+}
+
+/// Create the branch and the draft PR for a workflow started from the Actions tab.
+///
+/// Does what `oneshot dispatch` does before it dispatches: a branch from the trunk with the task
+/// in .worker-impl/task.md and a draft PR. The prompt comes from ONESHOT_PROMPT (or
+/// --prompt-file). Outputs: `branch`, `pr_number`, `pr_url`.
+///
+/// Example (in a workflow step, with `env: ONESHOT_PROMPT: ${{ inputs.prompt }}`):
+///   oneshot exec prepare --model sonnet
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// Read the prompt from this file instead of ONESHOT_PROMPT.
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+
+    /// The model, recorded in the PR.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// The agent, recorded in the PR.
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+
+    /// The trunk to branch from [default: detected like `exec detect-trunk`].
+    #[arg(long, value_name = "BRANCH")]
+    pub trunk: Option<String>,
 
     #[command(flatten)]
     pub github: GitHubArgs,

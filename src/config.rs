@@ -96,6 +96,10 @@ pub mod env_vars {
         name: "GITHUB_ACTOR",
         help: "Who started the workflow run (set by Actions).",
     };
+    pub const WATCH_INTERVAL_MS: EnvVar = EnvVar {
+        name: "ONESHOT_WATCH_INTERVAL_MS",
+        help: "How often `dispatch --watch` polls the workflow run, in milliseconds (default 3000).",
+    };
     pub const HTTP_TIMEOUT_MS: EnvVar = EnvVar {
         name: "ONESHOT_HTTP_TIMEOUT_MS",
         help: "Time allowed for one GitHub API request, in milliseconds (default 30000).",
@@ -124,6 +128,7 @@ pub mod env_vars {
         GITHUB_ACTOR,
         HTTP_TIMEOUT_MS,
         RETRY_BUDGET_MS,
+        WATCH_INTERVAL_MS,
     ];
 }
 
@@ -152,6 +157,8 @@ pub struct Environment {
     pub verify_command: Option<String>,
     /// Variables that were set to something that is not UTF-8 (their fields above are `None`).
     pub not_unicode: Vec<&'static str>,
+    /// `ONESHOT_WATCH_INTERVAL_MS`.
+    pub watch_interval_ms: Option<u64>,
     /// How to reach GitHub.
     pub github: GitHubEnv,
 }
@@ -189,6 +196,9 @@ impl Environment {
             max_steps,
             verify_command,
             not_unicode,
+            watch_interval_ms: var(WATCH_INTERVAL_MS.name)
+                .and_then(|v| v.into_string().ok())
+                .and_then(|v| v.trim().parse().ok()),
             github: GitHubEnv::from_lookup(&mut var),
         }
     }
@@ -1390,6 +1400,7 @@ mod tests {
             max_steps,
             verify_command,
             not_unicode,
+            watch_interval_ms,
             github,
         } = env(&all);
         for (field, value) in [
@@ -1420,7 +1431,7 @@ mod tests {
             assert!(value.is_some(), "{field} is not read from its variable");
         }
         assert!(not_unicode.is_empty());
-        assert_eq!(env_vars::ALL.len(), 17, "one variable per field");
+        assert_eq!(env_vars::ALL.len(), 18, "one variable per field");
     }
 
     #[test]

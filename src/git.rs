@@ -26,6 +26,11 @@ const GIT_ENV_KEPT: &[&str] = &[
     "GIT_EXEC_PATH",
 ];
 
+/// The identity of commits oneshot makes on its own (step commits, and the task commit when
+/// git has no identity configured).
+pub const BOT_NAME: &str = "oneshot";
+pub const BOT_EMAIL: &str = "oneshot@users.noreply.github.com";
+
 fn git_program() -> Result<&'static Path> {
     static GIT: OnceLock<Option<PathBuf>> = OnceLock::new();
     GIT.get_or_init(|| which::which("git").ok())
@@ -245,6 +250,149 @@ impl Git {
     pub fn current_branch(&self) -> Result<Option<String>> {
         self.symbolic_ref("HEAD")
             .map(|r| r.and_then(|r| r.strip_prefix("refs/heads/").map(str::to_string)))
+    }
+
+    /// Runs git with `input` on stdin and returns its stdout.
+    pub fn run_with_input(
+        &self,
+        purpose: &str,
+        args: &[&str],
+        input: &[u8],
+        env: &[(&str, OsString)],
+    ) -> Result<String> {
+        use std::io::Write;
+        let mut cmd = self.command(args)?;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::git(format!("could not run git to {purpose}"))
+                .cause(format!("git {}: {e}", args.join(" ")))
+        })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A write error shows up as git's own failure below.
+            let _ = stdin.write_all(input);
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::git(format!("git failed to {purpose}")).cause(e))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(self.failure(purpose, args, &out))
+        }
+    }
+
+    /// The commit a remote branch points at (`None` if the remote has no such branch).
+    pub fn remote_branch_commit(&self, remote: &str, branch: &str) -> Result<Option<String>> {
+        let full = format!("refs/heads/{branch}");
+        let out = self.run(
+            "ask the remote for a branch",
+            &["ls-remote", "--heads", remote, &full],
+        )?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .find(|(_, r)| *r == full)
+            .map(|(sha, _)| sha.to_string()))
+    }
+
+    /// Names of the remote's branches that start with `prefix` (one round trip).
+    pub fn remote_branches_with_prefix(&self, remote: &str, prefix: &str) -> Result<Vec<String>> {
+        let pattern = format!("refs/heads/{prefix}*");
+        let out = self.run(
+            "list the remote's branches",
+            &["ls-remote", "--heads", remote, &pattern],
+        )?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter_map(|(_, r)| r.strip_prefix("refs/heads/"))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Whether the object database has this commit.
+    pub fn has_commit(&self, sha: &str) -> Result<bool> {
+        let spec = format!("{sha}^{{commit}}");
+        Ok(self
+            .try_run("look up a commit", &["cat-file", "-e", &spec])?
+            .success)
+    }
+
+    /// Fetches a remote branch's objects without touching any ref, FETCH_HEAD included, so the
+    /// user's checkout and branches stay exactly as they were.
+    pub fn fetch_objects(&self, remote: &str, branch: &str) -> Result<()> {
+        let full = format!("refs/heads/{branch}");
+        self.run(
+            &format!("fetch {branch} from {remote}"),
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                remote,
+                &full,
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Pushes `commit` as a new branch; fails if the branch already exists (an empty lease means
+    /// "must not exist"), so an existing branch is never reused or overwritten.
+    pub fn push_new_branch(&self, remote: &str, commit: &str, branch: &str) -> Result<GitOutput> {
+        let refspec = format!("{commit}:refs/heads/{branch}");
+        let lease = format!("--force-with-lease=refs/heads/{branch}:");
+        self.try_run(
+            &format!("push the branch {branch}"),
+            &["push", "--quiet", "--porcelain", &lease, remote, &refspec],
+        )
+    }
+
+    /// Deletes a remote branch.
+    pub fn delete_remote_branch(&self, remote: &str, branch: &str) -> Result<()> {
+        self.run(
+            &format!("delete the branch {branch}"),
+            &["push", "--quiet", remote, "--delete", branch],
+        )
+        .map(drop)
+    }
+
+    /// A config value, if set.
+    pub fn config_get(&self, key: &str) -> Result<Option<String>> {
+        let out = self.try_run("read git config", &["config", "--get", key])?;
+        Ok(out
+            .success
+            .then(|| out.stdout.trim().to_string())
+            .filter(|v| !v.is_empty()))
+    }
+
+    /// A handle whose HTTPS requests to `server_url` carry the token as a basic-auth header,
+    /// given through the environment: never on the command line, never in `.git/config`.
+    pub fn with_token(&self, server_url: &str, token: &str) -> Self {
+        use base64::Engine;
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+        let key = format!("http.{}/.extraheader", server_url.trim_end_matches('/'));
+        self.with_config(&key, &format!("AUTHORIZATION: basic {basic}"))
+    }
+
+    /// The remote's branches as this clone last saw them (`refs/remotes/<remote>/*`), no network.
+    pub fn local_remote_branches(&self, remote: &str) -> Result<Vec<String>> {
+        let prefix = format!("refs/remotes/{remote}/");
+        let out = self.run(
+            "list remote-tracking branches",
+            &["for-each-ref", "--format=%(refname)", &prefix],
+        )?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .filter(|b| *b != "HEAD")
+            .map(str::to_string)
+            .collect())
     }
 
     /// Paths that differ from HEAD or are untracked (not ignored), from `git status --porcelain`.

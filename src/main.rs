@@ -7,6 +7,8 @@ mod config;
 mod error;
 mod git;
 mod github;
+mod interrupt;
+mod launch;
 mod markers;
 mod naming;
 mod plan;

@@ -23,11 +23,9 @@ pub struct Section<'a> {
     pub status: Option<&'a str>,
 }
 
-/// The owned section's Markdown (without the body markers).
+/// The owned section's Markdown (without the body markers): blocks separated by blank lines.
 pub fn render_section(s: &Section) -> String {
-    let mut out = String::from("## Task\n\n");
-    out.push_str(&quote(s.prompt));
-    out.push('\n');
+    let mut blocks = vec![format!("## Task\n\n{}", quote(s.prompt).trim_end())];
 
     let mut facts = Vec::new();
     if let Some(issue) = s.issue {
@@ -55,22 +53,21 @@ pub fn render_section(s: &Section) -> String {
         ));
     }
     if !facts.is_empty() {
-        out.push('\n');
-        out.push_str(&facts.join(" · "));
-        out.push('\n');
+        blocks.push(facts.join(" · "));
     }
     if let Some(issue) = s.issue {
-        out.push_str(&format!("\nCloses #{issue}\n"));
+        blocks.push(format!("Closes #{issue}"));
     }
 
-    out.push_str("\n## Progress\n\n");
     let progress = if s.steps.is_empty() {
         format!("_{}_\n", s.status.unwrap_or("Planning…"))
     } else {
         markers::render_progress(s.steps)
     };
-    out.push_str(&format!("{PROGRESS_START}\n{progress}{PROGRESS_END}\n"));
-    out
+    blocks.push(format!(
+        "## Progress\n\n{PROGRESS_START}\n{progress}{PROGRESS_END}"
+    ));
+    blocks.join("\n\n") + "\n"
 }
 
 /// `body` with the owned section and the metadata replaced; everything else kept.

@@ -1,5 +1,6 @@
 //! Command handlers: one file per command; `exec/` holds one file per workflow step.
 
+pub mod dispatch;
 pub mod exec;
 
 use std::path::PathBuf;
@@ -27,6 +28,10 @@ pub fn run(cli: Cli, runner: &Runner, env: &Environment) -> Result<()> {
     let ctx = Context { runner, dir, env };
     match cli.command {
         Command::Exec(step) => exec::run(step, &ctx),
+        Command::Dispatch(args) => {
+            crate::interrupt::install();
+            dispatch::run(&args, &ctx)
+        }
     }
 }
 

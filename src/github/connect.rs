@@ -261,6 +261,7 @@ pub(super) fn connect(options: &ConnectOptions, runner: &Runner) -> Result<GitHu
         transport: Transport::new(runtime, rest, graphql, api_url, graphql_url, policy),
         repo,
         server_url,
+        token,
     })
 }
 

@@ -25,6 +25,8 @@ pub struct GitHub {
     pub repo: RepoSlug,
     /// Where people look at things: `https://github.com` or the GHES host.
     pub server_url: String,
+    /// Kept for pushes only; never passed to an agent.
+    token: String,
 }
 
 /// Limits of the retry policy; tests shorten them through the environment.
@@ -91,6 +93,12 @@ impl GitHub {
             }
             Err(failure) => Err(failure.error),
         }
+    }
+
+    /// `git` whose HTTPS pushes and fetches to the server carry the token (through the
+    /// environment, never written to `.git/config`).
+    pub fn authenticated_git(&self, git: &crate::git::Git) -> crate::git::Git {
+        git.with_token(&self.server_url, &self.token)
     }
 
     /// The URL of a workflow run, for links.

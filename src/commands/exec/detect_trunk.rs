@@ -78,3 +78,27 @@ pub fn detect(git: &Git, explicit: Option<&str>, remote: &str) -> Result<String>
             "or set the remote's HEAD locally: git remote set-head {remote} --auto"
         )))
 }
+
+/// The trunk from what the clone already knows, without asking the remote (dry runs).
+pub fn detect_offline(git: &Git, remote: &str) -> Result<String> {
+    let tracking_head = format!("refs/remotes/{remote}/HEAD");
+    if let Some(target) = git.symbolic_ref(&tracking_head)?
+        && let Some(branch) = target
+            .strip_prefix(&format!("refs/remotes/{remote}/"))
+            .filter(|b| !b.is_empty())
+    {
+        return Ok(branch.to_string());
+    }
+    for candidate in ["main", "master"] {
+        if git.ref_exists(&format!("refs/remotes/{remote}/{candidate}"))? {
+            return Ok(candidate.to_string());
+        }
+    }
+    Err(
+        Error::git("could not tell the trunk branch without asking the remote")
+            .cause(format!(
+                "{tracking_head} is not set, and there is no {remote}/main or {remote}/master"
+            ))
+            .hint("pass it with --ref BRANCH"),
+    )
+}

@@ -1,8 +1,9 @@
 //! `oneshot exec <step>`: one file per workflow step. A step returns its outputs; this module
 //! publishes them (to $GITHUB_OUTPUT in Actions, as JSON on stdout elsewhere).
 
-mod detect_trunk;
+pub mod detect_trunk;
 mod plan_save_to_issue;
+mod prepare;
 mod register_one_shot_plan;
 mod validate_outputs;
 mod write_prompt;
@@ -16,6 +17,7 @@ pub fn run(step: ExecCommand, ctx: &Context) -> Result<()> {
         ExecCommand::WritePrompt(args) => write_prompt::run(&args, ctx)?,
         ExecCommand::DetectTrunk(args) => detect_trunk::run(&args, ctx)?,
         ExecCommand::ValidateOutputs(args) => validate_outputs::run(&args, ctx)?,
+        ExecCommand::Prepare(args) => prepare::run(&args, ctx)?,
         ExecCommand::PlanSaveToIssue(args) => plan_save_to_issue::run(&args, ctx)?,
         ExecCommand::RegisterOneShotPlan(args) => register_one_shot_plan::run(&args, ctx)?,
     };

@@ -1,0 +1,83 @@
+//! `oneshot exec prepare`: the branch and draft PR for a run started from the Actions tab with
+//! only a prompt. The same code as `oneshot dispatch`, minus the dispatch.
+
+use std::os::unix::ffi::OsStrExt;
+
+use super::Context;
+use crate::actions::Outputs;
+use crate::cli::PrepareArgs;
+use crate::commands::{connect_github, current_run_url};
+use crate::error::{Error, IoContext, Result};
+use crate::git::Git;
+use crate::launch::{self, Created, DraftInfo};
+use crate::task::validate_prompt;
+
+const REMOTE: &str = "origin";
+
+pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
+    let prompt = match (&args.prompt_file, &ctx.env.prompt) {
+        (Some(file), _) => {
+            let bytes = std::fs::read(ctx.dir.join(file))
+                .io_context(|| format!("could not read the prompt file {}", file.display()))?;
+            validate_prompt(&bytes, &file.display().to_string())?
+        }
+        (None, Some(value)) => validate_prompt(value.as_bytes(), "ONESHOT_PROMPT")?,
+        (None, None) => {
+            return Err(Error::input("no prompt was given: ONESHOT_PROMPT is not set and --prompt-file was not given")
+                .hint("in the workflow, pass the prompt through `env: ONESHOT_PROMPT: ${{ inputs.prompt }}`"));
+        }
+    };
+    let choice = launch::check_agent_and_model(args.agent.as_deref(), args.model.as_deref())?;
+    let now = crate::naming::now(ctx.env)?;
+    let gh = connect_github(&args.github, ctx)?;
+    let git = gh.authenticated_git(&Git::new(&ctx.dir));
+    let trunk = super::detect_trunk::detect(&git, args.trunk.as_deref(), REMOTE)?;
+
+    let taken = git.remote_branches_with_prefix(REMOTE, "oneshot-")?;
+    let branch = launch::branch_for(&prompt, None, now, |n| taken.iter().any(|t| t == n));
+    let run_url = current_run_url(ctx, &gh.server_url, &gh.repo);
+    let info = DraftInfo {
+        agent: choice.agent.as_deref(),
+        model: choice.model.as_deref(),
+        distinct_id: None,
+        run_url: run_url.as_deref(),
+    };
+    let mut draft = launch::draft(&prompt, branch, trunk, &info);
+    let mut created = Created::default();
+
+    let result = (|| -> Result<crate::github::PullRequest> {
+        let pushed =
+            launch::push_task_branch(&git, REMOTE, &draft, |n| taken.iter().any(|t| t == n))?;
+        if pushed != draft.branch {
+            draft = launch::draft(&prompt, pushed.clone(), draft.trunk.clone(), &info);
+        }
+        created.branch = Some(pushed);
+        let pr = launch::open_draft_pr(&gh, &draft)?;
+        created.pr = Some(pr.clone());
+        // The label is not essential: register-one-shot-plan sets it again.
+        let _ = gh.send(&launch::add_label(&gh.repo, pr.number));
+        Ok(pr)
+    })();
+    let pr = match result {
+        Ok(pr) => pr,
+        Err(err) if created.is_empty() => return Err(err),
+        Err(err) => {
+            return Err(match launch::rollback(Some(&gh), &git, REMOTE, &created) {
+                Ok(()) => err.hint("the branch and the draft PR made so far were removed"),
+                Err(left) => err.cause(format!("the undo failed too; left behind:\n{left}")),
+            });
+        }
+    };
+    ctx.runner.info(&format!(
+        "Created branch {} and draft pull request #{} {}",
+        draft.branch, pr.number, pr.html_url
+    ));
+    ctx.runner.summary(&format!(
+        "### Started\n\nBranch `{}` and draft pull request [#{}]({}).\n\n",
+        draft.branch, pr.number, pr.html_url
+    ))?;
+    Ok(Outputs::new()
+        .with("branch", draft.branch)
+        .with("pr_number", pr.number)
+        .with("pr_url", pr.html_url))
+}
