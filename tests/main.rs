@@ -5,6 +5,7 @@ mod support;
 
 mod exec_steps;
 mod cli_help;
+mod fake_github_selftest;
 
 /// Every test file in tests/ must be a module of this binary, or its tests silently never run.
 #[test]
