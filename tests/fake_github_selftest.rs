@@ -816,6 +816,17 @@ fn graphql_answers_errors_like_github() {
         "{:?}",
         broken.body
     );
+    fake.add_file("acme", "app", "feature", "a.txt", "a");
+    let number = fake.create_pull("acme", "app", "feature", "main", "t", false);
+    let node = fake.state().pull("acme", "app", number).unwrap().node_id;
+    let converted = post(&format!(
+        r#"mutation {{ convertPullRequestToDraft(input: {{pullRequestId: "{node}"}}) {{ pullRequest {{ isDraft }} }} }}"#
+    ));
+    assert_eq!(
+        converted.body["data"]["convertPullRequestToDraft"]["pullRequest"]["isDraft"],
+        true
+    );
+    assert!(fake.state().pull("acme", "app", number).unwrap().draft);
     let viewer = post("{ viewer { login } }");
     assert_eq!(viewer.body["data"]["viewer"]["login"], DEFAULT_LOGIN);
     let anonymous = raw(
@@ -947,6 +958,76 @@ fn dispatch_without_run_details_answers_204_and_runs_appear_late() {
         fake.state().runs()[1].display_title,
         format!("oneshot  by {DEFAULT_LOGIN}"),
         "defaults fill missing inputs"
+    );
+    assert_payloads_match_github(&fake);
+}
+
+#[test]
+fn display_titles_come_from_run_name_or_the_workflow_name() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("acme", "app");
+    let event_inputs = "run-name: Task ${{ github.event.inputs.prompt }} on ${{ github.ref_name }}\n\
+                        on:\n  workflow_dispatch:\n    inputs:\n      prompt: {required: true}\n";
+    fake.add_workflow("acme", "app", "event.yml", event_inputs);
+    fake.add_workflow(
+        "acme",
+        "app",
+        "named.yml",
+        "name: Nightly\non: [push, workflow_dispatch]\n",
+    );
+    fake.add_workflow("acme", "app", "bare.yml", "on: workflow_dispatch\n");
+    for (file, inputs) in [
+        ("event.yml", json!({"prompt": "fix it"})),
+        ("named.yml", json!({})),
+        ("bare.yml", json!({})),
+    ] {
+        let body = json!({"ref": "main", "inputs": inputs});
+        let route = format!("/repos/acme/app/actions/workflows/{file}/dispatches");
+        assert_eq!(api(&fake, "POST", &route, Some(body)).status, 204, "{file}");
+    }
+    let titles: Vec<String> = fake
+        .state()
+        .runs()
+        .iter()
+        .map(|r| r.display_title.clone())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Task fix it on main",
+            "Nightly",
+            ".github/workflows/bare.yml"
+        ]
+    );
+    let numbers: Vec<u64> = fake.state().runs().iter().map(|r| r.run_number).collect();
+    assert_eq!(numbers, [1, 1, 1], "run numbers count per workflow");
+    assert_payloads_match_github(&fake);
+}
+
+#[test]
+fn state_can_be_edited_for_situations_no_endpoint_creates() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("acme", "app");
+    fake.add_file("acme", "app", "feature", "a.txt", "a");
+    let number = fake.create_pull("acme", "app", "feature", "main", "Done", false);
+    fake.edit(|s| {
+        let issue = s
+            .repo_mut("acme", "app")
+            .unwrap()
+            .issues
+            .get_mut(&number)
+            .unwrap();
+        issue.state = "closed".into();
+        issue.closed_at = Some("2024-01-15T15:00:00Z".into());
+        let pull = issue.pull.as_mut().unwrap();
+        pull.merged = true;
+        pull.merged_at = Some("2024-01-15T15:00:00Z".into());
+    });
+    let gh = client(&fake);
+    let pr = gh.run(gh.pulls("acme", "app").get(number)).unwrap();
+    assert_eq!(
+        pr.merged_at.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2024-01-15T15:00:00+00:00")
     );
     assert_payloads_match_github(&fake);
 }
@@ -1184,6 +1265,18 @@ fn status_and_rate_limit_faults_answer_instead_of_the_endpoint() {
         200,
         "only twice"
     );
+
+    fake.inject(
+        Fault::on("GET", "/repos/acme/app")
+            .server_error(500)
+            .times(0),
+    );
+    assert_eq!(
+        api(&fake, "GET", "/repos/acme/app", None).status,
+        200,
+        "times(0) never applies"
+    );
+    fake.clear_faults();
 
     fake.inject(Fault::on("POST", "/repos/acme/app/issues").retry_after(429, 7));
     let limited = api(
@@ -1554,13 +1647,13 @@ fn a_repository_linked_to_a_bare_git_repo_reads_refs_contents_and_workflows_from
     );
 
     // Refs created and deleted through the API change the bare repository.
-    let made = api(
-        &fake,
-        "POST",
-        "/repos/acme/app/git/refs",
-        Some(json!({"ref": "refs/heads/copy", "sha": main_sha})),
-    );
-    assert_eq!(made.status, 201);
+    let made = gh
+        .run(gh.repos("acme", "app").create_ref(
+            &octocrab::params::repos::Reference::Branch("copy".into()),
+            main_sha.clone(),
+        ))
+        .expect("create ref");
+    assert_eq!(made.ref_field, "refs/heads/copy");
     assert_eq!(
         env.git(&repo.origin, ["rev-parse", "refs/heads/copy"])
             .trim(),

@@ -605,6 +605,12 @@ impl FakeGitHub {
         self.server.shared.lock().state.clone()
     }
 
+    /// Changes the state directly, for situations no endpoint creates (a merged or locked pull
+    /// request, a cancelled run): `fake.edit(|s| s.repo_mut("o", "r").unwrap().issues...)`.
+    pub fn edit<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.server.shared.lock().state)
+    }
+
     /// Injects a fault for the next matching request(s); faults are tried in the order given.
     pub fn inject(&self, fault: Fault) {
         self.server.shared.lock().faults.push(fault);

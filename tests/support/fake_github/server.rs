@@ -228,7 +228,7 @@ fn serve(shared: &Shared, stream: TcpStream) {
         Ok(Some(raw)) => raw,
         Ok(None) => return,
         Err(message) => {
-            let _ = write_response(&stream, &Response::error(400, &message), 0);
+            let _ = write_response(&stream, &Response::error(400, &message), 4999, "core");
             return;
         }
     };
@@ -242,9 +242,12 @@ fn serve(shared: &Shared, stream: TcpStream) {
         let mut inner = shared.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let fault_pos = route
-            .as_ref()
-            .and_then(|r| inner.faults.iter().position(|f| f.matches(&raw.method, r)));
+        let fault_pos = route.as_ref().and_then(|r| {
+            inner
+                .faults
+                .iter()
+                .position(|f| f.times > 0 && f.matches(&raw.method, r))
+        });
         let fault = fault_pos.map(|pos| {
             let f = inner.faults[pos].clone();
             inner.faults[pos].times -= 1;
@@ -274,7 +277,19 @@ fn serve(shared: &Shared, stream: TcpStream) {
         (seq, fault)
     };
 
-    let handle = || process(shared, seq, &raw, route.as_deref(), &query);
+    // A bug in a handler answers 500 with the panic message instead of silently closing the
+    // connection (the panic is also printed with the test's output).
+    let handle = || {
+        let run = || process(shared, seq, &raw, route.as_deref(), &query);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Response::error(500, &format!("the fake GitHub server panicked: {message}"))
+        })
+    };
     let (response, delay_after, answer) = match fault.map(|f| f.kind) {
         None => (handle(), None, true),
         Some(FaultKind::Respond {
@@ -340,8 +355,14 @@ fn serve(shared: &Shared, stream: TcpStream) {
             return;
         }
     }
-    let remaining = 4999usize.saturating_sub(seq);
-    if write_response(&stream, &response, remaining).is_ok() {
+    // Counts down like a real budget, but never near 0 (0 means "rate limited" to clients).
+    let remaining = 4999 - seq % 4000;
+    let resource = if route.as_deref() == Some("/graphql") {
+        "graphql"
+    } else {
+        "core"
+    };
+    if write_response(&stream, &response, remaining, resource).is_ok() {
         if let Some(entry) = shared.lock().entry(seq) {
             entry.answered = true;
         }
@@ -591,6 +612,7 @@ fn write_response(
     mut stream: &TcpStream,
     response: &Response,
     remaining: usize,
+    resource: &str,
 ) -> std::io::Result<()> {
     let body = match &response.body {
         Some(v) => serde_json::to_vec(v).unwrap_or_default(),
@@ -608,7 +630,7 @@ fn write_response(
         ("x-ratelimit-remaining".into(), remaining.to_string()),
         ("x-ratelimit-reset".into(), reset.to_string()),
         ("x-ratelimit-used".into(), (5000 - remaining).to_string()),
-        ("x-ratelimit-resource".into(), "core".into()),
+        ("x-ratelimit-resource".into(), resource.into()),
     ];
     // A fault's or handler's header replaces the default of the same name.
     for (name, value) in &response.headers {

@@ -320,7 +320,8 @@ impl State {
         self.repos.get(&key(owner, name))
     }
 
-    pub(crate) fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut Repo> {
+    /// For `FakeGitHub::edit`: change anything, e.g. mark a pull request merged.
+    pub fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut Repo> {
         self.repos.get_mut(&key(owner, name))
     }
 
@@ -388,6 +389,10 @@ impl State {
 
     pub fn run(&self, id: u64) -> Option<Run> {
         self.runs.iter().find(|r| r.id == id).cloned()
+    }
+
+    pub fn run_mut(&mut self, id: u64) -> Option<&mut Run> {
+        self.runs.iter_mut().find(|r| r.id == id)
     }
 
     /// The user with this login, created on first sight (GitHub knows everyone).
