@@ -230,6 +230,10 @@ fn starts_fast_and_stops_when_dropped() {
     assert!(fake.api_url().starts_with("http://127.0.0.1:"));
     assert_eq!(fake.graphql_url(), format!("{}/graphql", fake.api_url()));
     assert_eq!(fake.server_url(), "https://github.com");
+    let mut env = TestEnv::new();
+    fake.set_env(&mut env);
+    assert_eq!(env.var("GITHUB_API_URL"), Some(fake.api_url()));
+    assert_eq!(env.var("GITHUB_GRAPHQL_URL"), Some(fake.graphql_url()));
     drop(fake);
     assert!(
         TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(),

@@ -12,9 +12,7 @@
 //! let fake = FakeGitHub::start();              // or FakeGitHub::start_ghes()
 //! fake.add_repo("acme", "app");                // default branch `main`, one commit
 //! fake.add_workflow("acme", "app", "oneshot.yml", WORKFLOW_YAML);
-//! env.set("GITHUB_API_URL", fake.api_url());
-//! env.set("GITHUB_GRAPHQL_URL", fake.graphql_url());
-//! env.set("GITHUB_SERVER_URL", fake.server_url());
+//! fake.set_env(&mut env);                     // GITHUB_API_URL, _GRAPHQL_URL, _SERVER_URL
 //! env.set("GITHUB_TOKEN", fake.token());
 //! fake.inject(Fault::on("POST", "/repos/acme/app/pulls").landed_then_drop());
 //! // ... run the binary ...
@@ -44,7 +42,11 @@
 //! - GraphQL at `graphql_url()`: `markPullRequestReadyForReview`, `convertPullRequestToDraft`,
 //!   `viewer`; anything else gets GitHub's error objects
 //!
-//! Without a valid `Authorization: Bearer|token <token>` every request is 401.
+//! Without a valid `Authorization: Bearer|token <token>` every request is 401 ("Requires
+//! authentication" without a header, "Bad credentials" with an unknown token). Injected faults
+//! apply before that check. The clock is deterministic (it starts at `DEFAULT_CLOCK` and advances
+//! one second per change), `html_url`s are `https://github.com/...` on the github.com layout, so
+//! payloads are stable for snapshots; API URLs carry the random port.
 
 #![allow(dead_code)]
 
@@ -230,6 +232,14 @@ impl FakeGitHub {
     /// itself for GHES.
     pub fn server_url(&self) -> String {
         self.server.shared.urls.web.clone()
+    }
+
+    /// Points a test environment at this server: `GITHUB_API_URL`, `GITHUB_GRAPHQL_URL` and
+    /// `GITHUB_SERVER_URL`, as Actions sets them. The token variable is the caller's choice.
+    pub fn set_env(&self, env: &mut super::TestEnv) {
+        env.set("GITHUB_API_URL", self.api_url());
+        env.set("GITHUB_GRAPHQL_URL", self.graphql_url());
+        env.set("GITHUB_SERVER_URL", self.server_url());
     }
 
     pub fn is_ghes(&self) -> bool {
