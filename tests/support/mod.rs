@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_github;
 pub mod runner_files;
 
 use std::ffi::OsStr;
