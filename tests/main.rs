@@ -6,6 +6,7 @@ mod support;
 mod cli_help;
 mod exec_steps;
 mod fake_github_selftest;
+mod plan_handoff;
 mod validate_outputs;
 
 /// Every test file in tests/ must be a module of this binary, or its tests silently never run.

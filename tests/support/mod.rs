@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_github;
+pub mod github;
 pub mod runner_files;
 
 use std::ffi::OsStr;

@@ -1,0 +1,100 @@
+//! A ready-made world for tests that talk to GitHub: a hermetic environment, a work tree with a
+//! bare `origin` that the fake GitHub server serves as `acme/app`, and the variables Actions sets.
+
+use std::time::Duration;
+
+use super::fake_github::FakeGitHub;
+use super::{TestEnv, TestRepo};
+
+pub const OWNER: &str = "acme";
+pub const NAME: &str = "app";
+pub const RUN_ID: &str = "9001";
+
+pub struct World {
+    pub env: TestEnv,
+    pub repo: TestRepo,
+    pub fake: FakeGitHub,
+}
+
+impl World {
+    pub fn new() -> Self {
+        Self::with(FakeGitHub::start())
+    }
+
+    pub fn ghes() -> Self {
+        Self::with(FakeGitHub::start_ghes())
+    }
+
+    fn with(fake: FakeGitHub) -> Self {
+        let mut env = TestEnv::new();
+        let repo = env.repo_with_origin();
+        fake.link_git(OWNER, NAME, &repo.origin);
+        fake.set_env(&mut env);
+        env.set("GITHUB_TOKEN", fake.token());
+        env.set("GITHUB_REPOSITORY", format!("{OWNER}/{NAME}"));
+        env.set("GITHUB_RUN_ID", RUN_ID);
+        // Short limits keep fault tests fast.
+        env.set("ONESHOT_HTTP_TIMEOUT_MS", "1500");
+        env.set("ONESHOT_RETRY_BUDGET_MS", "8000");
+        World { env, repo, fake }
+    }
+
+    /// Pushes a branch with one commit and opens a draft PR for it, as dispatch would.
+    pub fn draft_pr(&self, branch: &str) -> u64 {
+        self.env
+            .git(&self.repo.work, ["checkout", "--quiet", "-b", branch]);
+        self.repo.write(
+            ".worker-impl/task.md",
+            "Add a --verbose flag to the submit command\n",
+        );
+        self.env
+            .git(&self.repo.work, ["add", ".worker-impl/task.md"]);
+        self.env.git(
+            &self.repo.work,
+            ["commit", "--quiet", "-m", "Add the oneshot task"],
+        );
+        self.env
+            .git(&self.repo.work, ["push", "--quiet", "origin", branch]);
+        self.fake.create_pull(
+            OWNER,
+            NAME,
+            branch,
+            "main",
+            "[WIP] Add a --verbose flag",
+            true,
+        )
+    }
+
+    /// The job-local files the plan job has at this point.
+    pub fn write_plan(&self, plan: &str) {
+        self.repo.write(".impl/plan.md", plan);
+        self.repo.write(
+            ".impl/task.md",
+            "Add a --verbose flag to the submit command\n",
+        );
+        self.repo.write(
+            ".impl/plan-result.json",
+            r#"{"title": "Add a --verbose flag to submit", "summary": "Adds the flag."}"#,
+        );
+    }
+
+    pub fn wait(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
+pub const PLAN: &str = "# Add a --verbose flag to submit
+
+The submit command gets a --verbose flag that prints each request.
+
+## Steps
+
+### Step 1: Parse the flag
+Add `verbose: bool` to `SubmitArgs` in src/cli.rs. Check: `cargo build`.
+
+### Step 2: Print requests
+In src/submit.rs, print each request when verbose is set. Check: `cargo test submit`.
+
+### Step 3: Document it
+Add the flag to README.md. Check: the README mentions --verbose.
+";
