@@ -4,6 +4,7 @@
 mod support;
 
 mod cli_help;
+mod dispatch;
 mod exec_steps;
 mod fake_github_selftest;
 mod plan_handoff;
