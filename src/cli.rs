@@ -51,6 +51,8 @@ pub enum ExecCommand {
     Prepare(PrepareArgs),
     PlanSaveToIssue(PlanSaveToIssueArgs),
     RegisterOneShotPlan(RegisterOneShotPlanArgs),
+    FetchPlan(FetchPlanArgs),
+    Finalize(FinalizeArgs),
 }
 
 /// How to reach GitHub: shared by every command that talks to it.
@@ -291,4 +293,74 @@ pub struct PrepareArgs {
 
     #[command(flatten)]
     pub github: GitHubArgs,
+}
+
+/// Fetch the plan from its issue into .impl/plan.md for the implement job.
+///
+/// The issue is the source of truth: a person may have edited the steps since the plan job
+/// saved it. The plan is validated like `validate-outputs` does, and the issue's metadata must
+/// name this branch and pull request. Outputs: `step_count`, `plan_title`.
+///
+/// Example:
+///   oneshot exec fetch-plan --issue 43 --pr 42
+#[derive(Debug, Args)]
+pub struct FetchPlanArgs {
+    /// The plan issue.
+    #[arg(long, value_name = "NUMBER")]
+    pub issue: u64,
+
+    /// The pull request the plan belongs to (checked against the issue's metadata).
+    #[arg(long, value_name = "NUMBER")]
+    pub pr: Option<u64>,
+
+    /// The branch the plan belongs to [default: the checked-out branch].
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
+}
+
+/// Finish the one-shot: ready for review on success, a clear report on failure.
+///
+/// On success: removes .worker-impl/ from the branch in a final commit, drops the title's
+/// `[WIP] ` prefix, writes a summary (steps, files changed, time, cost) into the PR, marks it
+/// ready for review, requests reviews, comments on the plan issue, and sends the webhook
+/// notification if one is configured. On failure: makes sure the failed step and the steps
+/// after it are shown as such and that the failure comment exists.
+///
+/// Example:
+///   oneshot exec finalize --issue 43 --pr 42 --outcome success --submitted-by octocat
+#[derive(Debug, Args)]
+pub struct FinalizeArgs {
+    /// The plan issue.
+    #[arg(long, value_name = "NUMBER")]
+    pub issue: u64,
+
+    /// The pull request.
+    #[arg(long, value_name = "NUMBER")]
+    pub pr: u64,
+
+    /// How the implement step ended.
+    #[arg(long, value_enum)]
+    pub outcome: Outcome,
+
+    /// Who asked for the work: asked for review.
+    #[arg(long, value_name = "LOGIN")]
+    pub submitted_by: Option<String>,
+
+    /// The branch of the work [default: the checked-out branch].
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Outcome {
+    Success,
+    Failure,
+    Cancelled,
+    Skipped,
 }

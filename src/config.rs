@@ -96,6 +96,10 @@ pub mod env_vars {
         name: "GITHUB_ACTOR",
         help: "Who started the workflow run (set by Actions).",
     };
+    pub const TOKEN_IS_GITHUB_TOKEN: EnvVar = EnvVar {
+        name: "ONESHOT_TOKEN_IS_GITHUB_TOKEN",
+        help: "Set to `true` by the workflows when no ONESHOT_TOKEN secret exists and `github.token` is used.",
+    };
     pub const WATCH_INTERVAL_MS: EnvVar = EnvVar {
         name: "ONESHOT_WATCH_INTERVAL_MS",
         help: "How often `dispatch --watch` polls the workflow run, in milliseconds (default 3000).",
@@ -129,6 +133,7 @@ pub mod env_vars {
         HTTP_TIMEOUT_MS,
         RETRY_BUDGET_MS,
         WATCH_INTERVAL_MS,
+        TOKEN_IS_GITHUB_TOKEN,
     ];
 }
 
@@ -159,11 +164,19 @@ pub struct Environment {
     pub not_unicode: Vec<&'static str>,
     /// `ONESHOT_WATCH_INTERVAL_MS`.
     pub watch_interval_ms: Option<u64>,
+    /// `ONESHOT_TOKEN_IS_GITHUB_TOKEN=true`: the workflow fell back to `github.token`, whose
+    /// pushes do not trigger CI.
+    pub token_is_github_token: bool,
     /// How to reach GitHub.
     pub github: GitHubEnv,
 }
 
 impl Environment {
+    /// A variable whose name comes from the configuration (the webhook secret's name).
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
     pub fn from_process() -> Self {
         Self::from_lookup(|name| std::env::var_os(name))
     }
@@ -196,6 +209,7 @@ impl Environment {
             max_steps,
             verify_command,
             not_unicode,
+            token_is_github_token: var(TOKEN_IS_GITHUB_TOKEN.name).is_some_and(|v| v == "true"),
             watch_interval_ms: var(WATCH_INTERVAL_MS.name)
                 .and_then(|v| v.into_string().ok())
                 .and_then(|v| v.trim().parse().ok()),
@@ -1382,10 +1396,10 @@ mod tests {
             .map(|v| {
                 (
                     v.name,
-                    if v.name == "ONESHOT_NOW" {
-                        "2024-01-15T14:30:00Z"
-                    } else {
-                        "7"
+                    match v.name {
+                        "ONESHOT_NOW" => "2024-01-15T14:30:00Z",
+                        "ONESHOT_TOKEN_IS_GITHUB_TOKEN" => "true",
+                        _ => "7",
                     },
                 )
             })
@@ -1401,6 +1415,7 @@ mod tests {
             verify_command,
             not_unicode,
             watch_interval_ms,
+            token_is_github_token,
             github,
         } = env(&all);
         for (field, value) in [
@@ -1431,7 +1446,7 @@ mod tests {
             assert!(value.is_some(), "{field} is not read from its variable");
         }
         assert!(not_unicode.is_empty());
-        assert_eq!(env_vars::ALL.len(), 18, "one variable per field");
+        assert_eq!(env_vars::ALL.len(), 19, "one variable per field");
     }
 
     #[test]

@@ -395,6 +395,78 @@ impl Git {
             .collect())
     }
 
+    /// The commit HEAD points at.
+    pub fn head(&self) -> Result<String> {
+        Ok(self
+            .run("read HEAD", &["rev-parse", "HEAD"])?
+            .trim()
+            .to_string())
+    }
+
+    /// Stages everything (`.impl/` stays out through `.git/info/exclude`) and commits it as
+    /// oneshot, with `trailers` (e.g. `Co-authored-by: …`). Returns the new commit, or `None`
+    /// when there was nothing to commit.
+    pub fn commit_all(&self, message: &str) -> Result<Option<String>> {
+        self.run("stage the changes", &["add", "--all"])?;
+        let staged = self.try_run("check for staged changes", &["diff", "--cached", "--quiet"])?;
+        if staged.success {
+            return Ok(None);
+        }
+        let bot = self
+            .with_config("user.name", BOT_NAME)
+            .with_config("user.email", BOT_EMAIL)
+            .with_config("commit.gpgsign", "false");
+        bot.run_with_input(
+            "commit the step",
+            &["commit", "--quiet", "--no-verify", "-F", "-"],
+            message.as_bytes(),
+            &[],
+        )?;
+        self.head().map(Some)
+    }
+
+    /// Files changed between two commits (`base..head`), plus what is staged or unstaged.
+    pub fn files_changed_since(&self, base: &str) -> Result<Vec<String>> {
+        let mut files: Vec<String> = self
+            .run(
+                "list changed files",
+                &["diff", "--name-only", "-z", "--no-renames", base],
+            )?
+            .split('\0')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect();
+        for f in self.changed_paths()? {
+            if !files.contains(&f) {
+                files.push(f);
+            }
+        }
+        Ok(files)
+    }
+
+    /// Pushes HEAD to `branch` on `remote`. A rejection because the branch moved is reported
+    /// as `Ok(false)`; any other failure is an error.
+    pub fn push_head(&self, remote: &str, branch: &str) -> Result<bool> {
+        let refspec = format!("HEAD:refs/heads/{branch}");
+        let out = self.try_run(
+            &format!("push to {branch}"),
+            &["push", "--quiet", "--porcelain", remote, &refspec],
+        )?;
+        if out.success {
+            return Ok(true);
+        }
+        let text = format!("{}{}", out.stdout, out.stderr);
+        if text.contains("[rejected]")
+            || text.contains("non-fast-forward")
+            || text.contains("fetch first")
+        {
+            return Ok(false);
+        }
+        Err(Error::git(format!("could not push to {branch}"))
+            .cause(text.trim().to_string())
+            .hint("check that the token may push to the branch (contents: write) and that no branch protection forbids it"))
+    }
+
     /// Paths that differ from HEAD or are untracked (not ignored), from `git status --porcelain`.
     pub fn changed_paths(&self) -> Result<Vec<String>> {
         let out = self.run(

@@ -14,6 +14,7 @@ mod naming;
 mod plan;
 mod pr_body;
 mod task;
+mod tracker;
 mod workspace;
 
 use std::process::ExitCode;

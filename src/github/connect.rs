@@ -265,6 +265,46 @@ pub(super) fn connect(options: &ConnectOptions, runner: &Runner) -> Result<GitHu
     })
 }
 
+/// Posts a Slack-compatible JSON notification. A client of its own, without the GitHub token:
+/// the webhook's host must never see it.
+pub fn post_webhook(url: &str, payload: &serde_json::Value) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("could not start the async runtime: {e}")))?;
+    let _guard = runtime.enter();
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| Error::config("the webhook URL is not a valid URL"))?;
+    let base = format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("https"),
+        uri.authority().map(|a| a.as_str()).unwrap_or("")
+    );
+    let client = Octocrab::builder()
+        .base_uri(base.as_str())
+        .map_err(|_| Error::config("the webhook URL is not a valid URL"))?
+        .set_connect_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .build()
+        .map_err(|e| Error::internal(format!("could not build the webhook client: {e}")))?;
+    let response = runtime
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), client._post(url, Some(payload))).await
+        })
+        .map_err(|_| Error::github("the webhook did not answer within 30 s"))?
+        // The URL is a secret: the error never repeats it.
+        .map_err(|_| Error::github("could not reach the webhook"))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(Error::github(format!(
+            "the webhook answered {}",
+            response.status().as_u16()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ mod transport;
 pub use api::*;
 pub use connect::{
     ConnectOptions, RepoSlug, api_urls, discover_repo, discover_token, parse_remote_url,
+    post_webhook,
 };
 pub use transport::{HttpMethod, Request, Response};
 

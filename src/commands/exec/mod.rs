@@ -2,6 +2,8 @@
 //! publishes them (to $GITHUB_OUTPUT in Actions, as JSON on stdout elsewhere).
 
 pub mod detect_trunk;
+mod fetch_plan;
+mod finalize;
 mod plan_save_to_issue;
 mod prepare;
 mod register_one_shot_plan;
@@ -18,6 +20,8 @@ pub fn run(step: ExecCommand, ctx: &Context) -> Result<()> {
         ExecCommand::DetectTrunk(args) => detect_trunk::run(&args, ctx)?,
         ExecCommand::ValidateOutputs(args) => validate_outputs::run(&args, ctx)?,
         ExecCommand::Prepare(args) => prepare::run(&args, ctx)?,
+        ExecCommand::FetchPlan(args) => fetch_plan::run(&args, ctx)?,
+        ExecCommand::Finalize(args) => finalize::run(&args, ctx)?,
         ExecCommand::PlanSaveToIssue(args) => plan_save_to_issue::run(&args, ctx)?,
         ExecCommand::RegisterOneShotPlan(args) => register_one_shot_plan::run(&args, ctx)?,
     };

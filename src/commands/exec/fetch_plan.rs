@@ -1,0 +1,43 @@
+//! `oneshot exec fetch-plan`: the implement job knows the plan only from its issue.
+
+use super::Context;
+use crate::actions::Outputs;
+use crate::cli::FetchPlanArgs;
+use crate::commands::{connect_github, current_run_url};
+use crate::error::{IoContext, Result};
+use crate::tracker::Tracker;
+use crate::tracker::github::GitHubTracker;
+use crate::workspace::{self, Workspace};
+
+pub fn run(args: &FetchPlanArgs, ctx: &Context) -> Result<Outputs> {
+    let ws = Workspace::find(&ctx.dir)?;
+    let branch = match &args.branch {
+        Some(b) => Some(b.clone()),
+        None => ws.git.current_branch()?,
+    };
+    let gh = connect_github(&args.github, ctx)?;
+    let mut tracker = GitHubTracker {
+        gh: &gh,
+        pr: args.pr,
+        issue: args.issue,
+        branch,
+        run_url: current_run_url(ctx, &gh.server_url, &gh.repo),
+        title_prefix: String::new(),
+        reviewers: Vec::new(),
+    };
+    let record = tracker.plan()?;
+    ws.ensure_impl_dir()?;
+    let path = ws.path(workspace::PLAN);
+    std::fs::write(&path, &record.text)
+        .io_context(|| format!("could not write {}", workspace::PLAN))?;
+    ctx.runner.info(&format!(
+        "Fetched the plan \"{}\" ({} steps) from issue #{} into {}",
+        record.plan.title,
+        record.plan.steps.len(),
+        args.issue,
+        workspace::PLAN
+    ));
+    Ok(Outputs::new()
+        .with("step_count", record.plan.steps.len())
+        .with("plan_title", record.plan.title))
+}

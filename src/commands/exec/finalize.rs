@@ -1,0 +1,255 @@
+//! `oneshot exec finalize`: the end of the implement job, on success and on failure.
+
+use super::Context;
+use crate::actions::{Annotation, Level, Outputs};
+use crate::cli::{FinalizeArgs, Outcome};
+use crate::commands::{connect_github, current_run_url};
+use crate::config::{self, Overrides};
+use crate::error::{Error, Result};
+use crate::github::GitHub;
+use crate::markers::{StepRecord, StepState};
+use crate::tracker::github::GitHubTracker;
+use crate::tracker::{Completion, FailureReport, Tracker};
+use crate::workspace::{self, Workspace};
+
+const REMOTE: &str = "origin";
+
+pub fn run(args: &FinalizeArgs, ctx: &Context) -> Result<Outputs> {
+    let ws = Workspace::find(&ctx.dir)?;
+    let settings = config::load(&ws.root, ctx.env, &Overrides::default())?;
+    let gh = connect_github(&args.github, ctx)?;
+    let branch = match &args.branch {
+        Some(b) => b.clone(),
+        None => ws
+            .git
+            .current_branch()?
+            .ok_or_else(|| Error::input("HEAD is detached").hint("pass --branch BRANCH"))?,
+    };
+    let mut reviewers = settings.pr.reviewers.clone();
+    if let Some(who) = args
+        .submitted_by
+        .as_deref()
+        .filter(|w| !w.is_empty() && !w.ends_with("[bot]"))
+    {
+        reviewers.insert(0, who.to_string());
+    }
+    reviewers.dedup();
+    let run_url = current_run_url(ctx, &gh.server_url, &gh.repo);
+    let mut tracker = GitHubTracker {
+        gh: &gh,
+        pr: Some(args.pr),
+        issue: args.issue,
+        branch: Some(branch.clone()),
+        run_url: run_url.clone(),
+        title_prefix: settings.pr.title_prefix.clone(),
+        reviewers,
+    };
+    let steps = tracker.recorded_steps()?;
+    match args.outcome {
+        Outcome::Success => success(
+            ctx,
+            &ws,
+            &gh,
+            &mut tracker,
+            &settings,
+            &branch,
+            steps,
+            run_url.as_deref(),
+        ),
+        _ => failure(ctx, &mut tracker, steps, args),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn success(
+    ctx: &Context,
+    ws: &Workspace,
+    gh: &GitHub,
+    tracker: &mut GitHubTracker,
+    settings: &config::Settings,
+    branch: &str,
+    steps: Vec<StepRecord>,
+    run_url: Option<&str>,
+) -> Result<Outputs> {
+    if steps.is_empty() {
+        return Err(Error::step_failed("the pull request records no steps")
+            .hint("run `oneshot exec run-implement` first"));
+    }
+    if let Some(open) = steps.iter().find(|s| s.state != StepState::Done) {
+        return Err(Error::step_failed(format!(
+            "step {} ({}) is {}, not done",
+            open.number,
+            open.title,
+            open.state.label()
+        ))
+        .hint(format!(
+            "resume with `oneshot resume {} --from-step {}`",
+            tracker.pr.unwrap_or_default(),
+            open.number
+        )));
+    }
+
+    // The staging file leaves the branch in a commit of its own.
+    let git = gh.authenticated_git(&ws.git);
+    if ws.path(workspace::WORKER_DIR).exists() {
+        git.run(
+            "remove the task file",
+            &["rm", "-r", "--quiet", workspace::WORKER_DIR],
+        )?;
+        let message = format!(
+            "Remove the oneshot task file\n\nThe task and its plan are kept in issue #{}.\n",
+            tracker.issue
+        );
+        if git.commit_all(&message)?.is_some() && !git.push_head(REMOTE, branch)? {
+            return Err(Error::git(format!(
+                "could not push the final commit: {branch} moved on the remote"
+            ))
+            .hint("re-run the job; finalize is safe to repeat"));
+        }
+    }
+
+    let pull = gh.get_pull(tracker.pr.unwrap_or_default())?;
+    let (diffstat, files_changed) = diffstat(&git, &pull.base_ref)?;
+    let completion = Completion {
+        duration_s: steps.iter().filter_map(|s| s.duration_s).sum(),
+        cost_usd: steps.iter().filter_map(|s| s.cost_usd).sum(),
+        steps,
+        diffstat,
+        files_changed,
+    };
+    tracker.complete(&completion)?;
+    ctx.runner.info(&format!(
+        "Pull request #{} is ready for review: {}",
+        pull.number, pull.html_url
+    ));
+
+    let mut summary = format!(
+        "### Ready for review\n\n[#{}]({}) — {} steps, {} files changed, {}, ${:.2}\n\n",
+        pull.number,
+        pull.html_url,
+        completion.steps.len(),
+        completion.files_changed,
+        crate::markers::format_duration(completion.duration_s),
+        completion.cost_usd
+    );
+    if ctx.env.token_is_github_token {
+        let warning = "These pushes were made with the workflow's GITHUB_TOKEN, so they do not trigger other workflows: CI did not run on this pull request. Add a fine-grained personal access token or a GitHub App token as the ONESHOT_TOKEN secret (contents, issues, pull requests: read and write) to have CI run.";
+        ctx.runner
+            .annotate(Level::Warning, warning, &Annotation::default());
+        summary.push_str(&format!("> [!WARNING]\n> {warning}\n\n"));
+    }
+    ctx.runner.summary(&summary)?;
+
+    if let Some(url) = settings
+        .notify
+        .webhook_secret
+        .as_deref()
+        .and_then(|name| ctx.env.lookup(name))
+        .filter(|u| !u.is_empty())
+    {
+        ctx.runner.mask(&url);
+        let text = format!(
+            "✅ oneshot: <{}|#{} {}> is ready for review ({} steps)",
+            pull.html_url,
+            pull.number,
+            pull.title,
+            completion.steps.len()
+        );
+        if let Err(e) = crate::github::post_webhook(
+            &url,
+            &serde_json::json!({ "text": text, "pr_url": pull.html_url, "run_url": run_url }),
+        ) {
+            ctx.runner.annotate(
+                Level::Warning,
+                &format!("the webhook notification failed: {}", e.render()),
+                &Annotation::default(),
+            );
+        }
+    }
+
+    Ok(Outputs::new()
+        .with("pr_number", pull.number)
+        .with("pr_url", pull.html_url)
+        .with("completed_steps", completion.steps.len())
+        .with("cost_usd", format!("{:.4}", completion.cost_usd))
+        .with("duration_s", format!("{:.1}", completion.duration_s)))
+}
+
+/// `git diff --stat` of the whole change against the base branch, and the number of files.
+fn diffstat(git: &crate::git::Git, base: &str) -> Result<(String, usize)> {
+    let Some(base_sha) = git.remote_branch_commit(REMOTE, base)? else {
+        return Ok((String::new(), 0));
+    };
+    if !git.has_commit(&base_sha)? {
+        git.fetch_objects(REMOTE, base)?;
+    }
+    let range = format!("{base_sha}...HEAD");
+    let stat = git.run("summarise the change", &["diff", "--stat=100", &range])?;
+    let files = git
+        .run("count the changed files", &["diff", "--name-only", &range])?
+        .lines()
+        .count();
+    Ok((stat, files))
+}
+
+/// After a failed implement step: every step shows what happened, and a failure report exists
+/// even if run-implement could not post one (it crashed or was cancelled).
+fn failure(
+    ctx: &Context,
+    tracker: &mut GitHubTracker,
+    mut steps: Vec<StepRecord>,
+    args: &FinalizeArgs,
+) -> Result<Outputs> {
+    let failed = steps
+        .iter()
+        .find(|s| s.state == StepState::Failed)
+        .map(|s| s.number);
+    let stuck = steps
+        .iter()
+        .find(|s| s.state == StepState::InProgress)
+        .map(|s| s.number);
+    let failed_step = match (failed, stuck) {
+        (Some(n), _) => n,
+        (None, Some(n)) => {
+            let cause = match args.outcome {
+                Outcome::Cancelled => "the run was cancelled during this step",
+                _ => {
+                    "the implement step stopped during this step without reporting why; see the run's log"
+                }
+            };
+            for s in steps.iter_mut() {
+                if s.number == n {
+                    s.state = StepState::Failed;
+                    s.note = Some(cause.to_string());
+                } else if s.number > n && s.state != StepState::Done {
+                    s.state = StepState::NotStarted;
+                }
+            }
+            tracker.set_progress(&steps)?;
+            let title = steps
+                .iter()
+                .find(|s| s.number == n)
+                .map(|s| s.title.clone())
+                .unwrap_or_default();
+            tracker.report_failure(&FailureReport {
+                step: n,
+                step_title: title,
+                cause: cause.to_string(),
+                agent_output: None,
+                diff: None,
+                artifacts_note: None,
+                resume: format!("`oneshot resume {} --from-step {n}`", args.pr),
+            })?;
+            n
+        }
+        (None, None) => {
+            ctx.runner.annotate(
+                Level::Notice,
+                "the implement job did not succeed, and no step had started",
+                &Annotation::default(),
+            );
+            0
+        }
+    };
+    Ok(Outputs::new().with("failed_step", failed_step))
+}
