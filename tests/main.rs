@@ -6,7 +6,9 @@ mod support;
 mod cli_help;
 mod exec_steps;
 mod fake_github_selftest;
+mod init;
 mod validate_outputs;
+mod workflows;
 
 /// Every test file in tests/ must be a module of this binary, or its tests silently never run.
 #[test]
