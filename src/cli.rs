@@ -41,6 +41,36 @@ pub enum Command {
     Exec(ExecCommand),
 
     Dispatch(DispatchArgs),
+
+    Init(InitArgs),
+}
+
+/// Set a repository up for oneshot: the workflow, the agent prompts, the configuration.
+///
+/// Writes .github/workflows/oneshot.yml (the workflow `oneshot dispatch` starts; it calls
+/// oneshot's reusable workflow at the version of this binary), the planner's and the
+/// implementer's prompts under .claude/commands/oneshot/, and .github/oneshot.toml with every
+/// setting shown and commented out. A file that is already there with the same content is left
+/// as it is ("unchanged"); one with other content is left alone ("skipped") unless --force is
+/// given. Then it lists the secrets the workflow reads and the commands to run next.
+///
+/// Example:
+///   oneshot init --dir ../my-repo
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The repository to set up (any directory inside its work tree) [default: the current
+    /// directory].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Overwrite files whose content differs from what oneshot would write.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print one JSON object on stdout: the files with their status, the secrets, the next
+    /// commands.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

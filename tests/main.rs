@@ -7,8 +7,10 @@ mod cli_help;
 mod dispatch;
 mod exec_steps;
 mod fake_github_selftest;
+mod init;
 mod plan_handoff;
 mod validate_outputs;
+mod workflows;
 
 /// Every test file in tests/ must be a module of this binary, or its tests silently never run.
 #[test]

@@ -2,6 +2,7 @@
 
 pub mod dispatch;
 pub mod exec;
+pub mod init;
 
 use std::path::PathBuf;
 
@@ -32,6 +33,7 @@ pub fn run(cli: Cli, runner: &Runner, env: &Environment) -> Result<()> {
             crate::interrupt::install();
             dispatch::run(&args, &ctx)
         }
+        Command::Init(args) => init::run(&args, &ctx),
     }
 }
 
