@@ -1442,6 +1442,14 @@ mod tests {
                 "retry_budget_ms",
                 github.retry_budget_ms.map(|v| v.to_string()),
             ),
+            (
+                "watch_interval_ms",
+                watch_interval_ms.map(|v| v.to_string()),
+            ),
+            (
+                "token_is_github_token",
+                token_is_github_token.then(String::new),
+            ),
         ] {
             assert!(value.is_some(), "{field} is not read from its variable");
         }

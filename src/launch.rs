@@ -304,11 +304,10 @@ pub fn open_draft_pr(gh: &GitHub, draft: &Draft) -> Result<PullRequest> {
             let list = gh
                 .send(&list_pulls_for_branch(&gh.repo, &draft.branch))?
                 .body;
-            Ok(list
-                .as_array()
+            list.as_array()
                 .and_then(|a| a.first())
                 .map(PullRequest::from_json)
-                .transpose()?)
+                .transpose()
         },
     )
 }

@@ -9,10 +9,7 @@ mod connect;
 mod transport;
 
 pub use api::*;
-pub use connect::{
-    ConnectOptions, RepoSlug, api_urls, discover_repo, discover_token, parse_remote_url,
-    post_webhook,
-};
+pub use connect::{ConnectOptions, RepoSlug, api_urls, discover_repo, post_webhook};
 pub use transport::{HttpMethod, Request, Response};
 
 use std::time::Duration;

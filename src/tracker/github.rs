@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{Completion, FailureReport, PlanRecord, Tracker};
 use crate::error::{Error, Result};
 use crate::github::{GitHub, HttpMethod, Issue, Request};
-use crate::markers::{self, Meta, PROGRESS_END, PROGRESS_START, StepRecord};
+use crate::markers::{self, PROGRESS_END, PROGRESS_START, StepRecord};
 use crate::plan;
 use crate::pr_body;
 
@@ -107,7 +107,7 @@ impl Tracker for GitHubTracker<'_> {
     fn set_progress(&mut self, steps: &[StepRecord]) -> Result<()> {
         // Read the body fresh each time so that edits people made meanwhile are kept.
         let pr = self.read_pr()?;
-        let mut meta = markers::parse_meta(&pr.body).unwrap_or_else(Meta::new);
+        let mut meta = markers::parse_meta(&pr.body).unwrap_or_default();
         meta.steps = steps.to_vec();
         meta.pr = self.pr;
         meta.issue = Some(self.issue);
@@ -127,7 +127,7 @@ impl Tracker for GitHubTracker<'_> {
 
     fn complete(&mut self, completion: &Completion) -> Result<()> {
         let pr = self.read_pr()?;
-        let mut meta = markers::parse_meta(&pr.body).unwrap_or_else(Meta::new);
+        let mut meta = markers::parse_meta(&pr.body).unwrap_or_default();
         let completed_before = meta
             .other
             .get("completed")

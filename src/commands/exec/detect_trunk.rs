@@ -71,9 +71,7 @@ pub fn detect(git: &Git, explicit: Option<&str>, remote: &str) -> Result<String>
         err = err.cause(attempt);
     }
     Err(err
-        .hint(format!(
-            "pass it explicitly: oneshot exec detect-trunk --trunk <branch>"
-        ))
+        .hint("pass it explicitly: oneshot exec detect-trunk --trunk <branch>".to_string())
         .hint(format!(
             "or set the remote's HEAD locally: git remote set-head {remote} --auto"
         )))

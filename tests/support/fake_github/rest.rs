@@ -490,10 +490,11 @@ fn label_names(value: Option<&Value>) -> Vec<String> {
             Value::Object(o) => o.get("name").and_then(Value::as_str).map(String::from),
             _ => None,
         };
-        if let Some(name) = name {
-            if !name.is_empty() && !names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
-                names.push(name);
-            }
+        if let Some(name) = name
+            && !name.is_empty()
+            && !names.iter().any(|n| n.eq_ignore_ascii_case(&name))
+        {
+            names.push(name);
         }
     }
     names
@@ -690,19 +691,19 @@ fn update_issue(ctx: &mut Ctx, o: &str, r: &str, number: u64) -> Response {
     if let Some(a) = assignees {
         issue.assignees = a;
     }
-    if let Some(s) = new_state {
-        if s != issue.state {
-            if s == "closed" {
-                issue.closed_at = Some(now.clone());
-                issue.closed_by = Some(user);
-                issue.state_reason = Some(reason.unwrap_or_else(|| "completed".into()));
-            } else {
-                issue.closed_at = None;
-                issue.closed_by = None;
-                issue.state_reason = Some("reopened".into());
-            }
-            issue.state = s;
+    if let Some(s) = new_state
+        && s != issue.state
+    {
+        if s == "closed" {
+            issue.closed_at = Some(now.clone());
+            issue.closed_by = Some(user);
+            issue.state_reason = Some(reason.unwrap_or_else(|| "completed".into()));
+        } else {
+            issue.closed_at = None;
+            issue.closed_by = None;
+            issue.state_reason = Some("reopened".into());
         }
+        issue.state = s;
     }
     issue.updated_at = now;
     render_issue(ctx, o, r, number, 200)
@@ -1292,17 +1293,17 @@ fn update_pull(ctx: &mut Ctx, o: &str, r: &str, number: u64) -> Response {
     if let Some(b) = body {
         issue.body = Some(b);
     }
-    if let Some(s) = new_state {
-        if s != issue.state {
-            if s == "closed" {
-                issue.closed_at = Some(now.clone());
-                issue.closed_by = Some(user);
-            } else {
-                issue.closed_at = None;
-                issue.closed_by = None;
-            }
-            issue.state = s;
+    if let Some(s) = new_state
+        && s != issue.state
+    {
+        if s == "closed" {
+            issue.closed_at = Some(now.clone());
+            issue.closed_by = Some(user);
+        } else {
+            issue.closed_at = None;
+            issue.closed_by = None;
         }
+        issue.state = s;
     }
     let p = issue.pull.as_mut().expect("checked");
     if let (Some(b), Some(sha)) = (base, base_sha) {

@@ -143,16 +143,16 @@ impl<'a> Validator<'a> {
                 ));
             }
         }
-        if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-            if !options.contains(value) {
-                let list: Vec<String> = options.iter().map(show).collect();
-                return Err(format!(
-                    "{}{} is not a member of [{}].",
-                    place(at),
-                    show(value),
-                    list.join(", ")
-                ));
-            }
+        if let Some(options) = schema.get("enum").and_then(Value::as_array)
+            && !options.contains(value)
+        {
+            let list: Vec<String> = options.iter().map(show).collect();
+            return Err(format!(
+                "{}{} is not a member of [{}].",
+                place(at),
+                show(value),
+                list.join(", ")
+            ));
         }
         match value {
             Value::Object(map) => self.check_object(schema, map, at)?,

@@ -350,10 +350,10 @@ fn serve(shared: &Shared, stream: TcpStream) {
         close_without_answer(&stream);
         return;
     }
-    if let Some(d) = delay_after {
-        if !shared.sleep(d) {
-            return;
-        }
+    if let Some(d) = delay_after
+        && !shared.sleep(d)
+    {
+        return;
     }
     // Counts down like a real budget, but never near 0 (0 means "rate limited" to clients).
     let remaining = 4999 - seq % 4000;
@@ -362,10 +362,10 @@ fn serve(shared: &Shared, stream: TcpStream) {
     } else {
         "core"
     };
-    if write_response(&stream, &response, remaining, resource).is_ok() {
-        if let Some(entry) = shared.lock().entry(seq) {
-            entry.answered = true;
-        }
+    if write_response(&stream, &response, remaining, resource).is_ok()
+        && let Some(entry) = shared.lock().entry(seq)
+    {
+        entry.answered = true;
     }
     let _ = stream.shutdown(Shutdown::Write);
 }
@@ -453,12 +453,11 @@ fn process(
         route,
     };
     let response = rest::handle(&mut ctx, &found);
-    if (200..300).contains(&response.status) {
-        if let Some(body) = &response.body {
-            if let Err(problem) = schema::check_response(found.endpoint, response.status, body) {
-                inner.note(seq, |entry| entry.response_violation = Some(problem));
-            }
-        }
+    if (200..300).contains(&response.status)
+        && let Some(body) = &response.body
+        && let Err(problem) = schema::check_response(found.endpoint, response.status, body)
+    {
+        inner.note(seq, |entry| entry.response_violation = Some(problem));
     }
     response
 }
