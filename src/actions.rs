@@ -133,7 +133,11 @@ impl Runner {
         )
     }
 
-    pub fn new(in_actions: bool, output_file: Option<PathBuf>, summary_file: Option<PathBuf>) -> Self {
+    pub fn new(
+        in_actions: bool,
+        output_file: Option<PathBuf>,
+        summary_file: Option<PathBuf>,
+    ) -> Self {
         Runner {
             in_actions,
             output_file,
@@ -186,14 +190,20 @@ impl Runner {
         let (Some(path), true) = (&self.summary_file, self.in_actions) else {
             return Ok(());
         };
-        let mut written = self.summary_written.lock().unwrap_or_else(|e| e.into_inner());
-        let existing = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
+        let mut written = self
+            .summary_written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let existing = std::fs::metadata(path)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
         let used = existing.max(*written);
         let text = fit_summary(markdown, STEP_SUMMARY_LIMIT.saturating_sub(used));
         if text.is_empty() {
             return Ok(());
         }
-        append(path, text.as_bytes()).io_context(|| format!("could not write the step summary {}", path.display()))?;
+        append(path, text.as_bytes())
+            .io_context(|| format!("could not write the step summary {}", path.display()))?;
         *written = used + text.len();
         Ok(())
     }
@@ -211,7 +221,11 @@ impl Runner {
                 }
                 place.push_str(": ");
             }
-            let title = at.title.as_deref().map(|t| format!("{t}: ")).unwrap_or_default();
+            let title = at
+                .title
+                .as_deref()
+                .map(|t| format!("{t}: "))
+                .unwrap_or_default();
             self.eprint(&format!("{}: {place}{title}{message}", level.command()));
         }
     }
@@ -245,7 +259,11 @@ impl Runner {
             let _guard = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
             let mut out = io::stdout().lock();
             for line in message.lines() {
-                let line = if line.trim_start().starts_with("::") { format!(" {line}") } else { line.to_string() };
+                let line = if line.trim_start().starts_with("::") {
+                    format!(" {line}")
+                } else {
+                    line.to_string()
+                };
                 let _ = writeln!(out, "{line}");
             }
             let _ = out.flush();
@@ -281,7 +299,11 @@ impl Drop for Group<'_> {
 }
 
 fn ignore_broken_pipe(e: io::Error) -> io::Result<()> {
-    if e.kind() == io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) }
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(e)
+    }
 }
 
 fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -296,13 +318,18 @@ fn write_output_file(path: &Path, outputs: &Outputs) -> Result<()> {
     for (name, value) in outputs.iter() {
         text.push_str(&heredoc_entry(name, &output_text(value))?);
     }
-    append(path, text.as_bytes()).io_context(|| format!("could not write step outputs to {}", path.display()))
+    append(path, text.as_bytes())
+        .io_context(|| format!("could not write step outputs to {}", path.display()))
 }
 
 /// One `GITHUB_OUTPUT`/`GITHUB_ENV` entry. Refuses a name that is not a plain identifier and a
 /// name or value that contains the delimiter (which would end the value early).
 pub fn heredoc_entry(name: &str, value: &str) -> Result<String> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(Error::internal(format!("invalid output name {name:?}")));
     }
     let delimiter = format!("ghadelimiter_{}", random_uuid());
@@ -320,7 +347,14 @@ pub fn random_uuid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 pub fn random_bytes<const N: usize>() -> [u8; N] {
@@ -345,7 +379,8 @@ fn fit_summary(markdown: &str, room: usize) -> String {
     if markdown.len() <= room {
         return markdown.to_string();
     }
-    const NOTE: &str = "\n\n> **Note:** the rest of this summary was cut: GitHub shows at most 1 MiB per step.\n";
+    const NOTE: &str =
+        "\n\n> **Note:** the rest of this summary was cut: GitHub shows at most 1 MiB per step.\n";
     if room <= NOTE.len() {
         return String::new();
     }
@@ -358,7 +393,9 @@ fn fit_summary(markdown: &str, room: usize) -> String {
 
 /// Escaping of a workflow command's message (actions/toolkit `command.ts` `escapeData`).
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escaping of a workflow command's property value (`escapeProperty`).
@@ -378,10 +415,18 @@ pub fn annotation_command(level: Level, message: &str, at: &Annotation) -> Strin
         ("endColumn", num(at.end_column)),
     ]
     .into_iter()
-    .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| format!("{k}={}", escape_property(&v))))
+    .filter_map(|(k, v)| {
+        v.filter(|v| !v.is_empty())
+            .map(|v| format!("{k}={}", escape_property(&v)))
+    })
     .collect();
     let sep = if props.is_empty() { "" } else { " " };
-    format!("::{}{sep}{}::{}", level.command(), props.join(","), escape_data(message))
+    format!(
+        "::{}{sep}{}::{}",
+        level.command(),
+        props.join(","),
+        escape_data(message)
+    )
 }
 
 #[cfg(test)]
@@ -410,7 +455,10 @@ mod tests {
             annotation_command(Level::Error, "no steps\nat all", &at),
             "::error title=Plan%3A bad,file=.impl/plan.md,line=3,col=1,endColumn=9::no steps%0Aat all"
         );
-        assert_eq!(annotation_command(Level::Notice, "hi", &Annotation::default()), "::notice::hi");
+        assert_eq!(
+            annotation_command(Level::Notice, "hi", &Annotation::default()),
+            "::notice::hi"
+        );
     }
 
     #[test]

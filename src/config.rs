@@ -21,7 +21,9 @@ impl Environment {
         let var = |name: &str| std::env::var_os(name);
         Environment {
             prompt: var("ONESHOT_PROMPT"),
-            now: var("ONESHOT_NOW").and_then(|v| v.into_string().ok()).filter(|v| !v.is_empty()),
+            now: var("ONESHOT_NOW")
+                .and_then(|v| v.into_string().ok())
+                .filter(|v| !v.is_empty()),
         }
     }
 }

@@ -30,7 +30,9 @@ fn git_program() -> Result<&'static Path> {
     static GIT: OnceLock<Option<PathBuf>> = OnceLock::new();
     GIT.get_or_init(|| which::which("git").ok())
         .as_deref()
-        .ok_or_else(|| Error::git("git was not found on PATH").hint("install git and make sure it is on PATH"))
+        .ok_or_else(|| {
+            Error::git("git was not found on PATH").hint("install git and make sure it is on PATH")
+        })
 }
 
 /// The result of a git command that is allowed to fail.
@@ -80,7 +82,9 @@ impl Git {
                 cmd.env_remove(&key);
             }
         }
-        cmd.env("LC_ALL", "C").env("LANGUAGE", "C").env("GIT_TERMINAL_PROMPT", "0");
+        cmd.env("LC_ALL", "C")
+            .env("LANGUAGE", "C")
+            .env("GIT_TERMINAL_PROMPT", "0");
         if !self.config_env.is_empty() {
             cmd.env("GIT_CONFIG_COUNT", self.config_env.len().to_string());
             for (i, (key, value)) in self.config_env.iter().enumerate() {
@@ -108,7 +112,12 @@ impl Git {
     }
 
     /// [`Git::run`] with extra environment variables (e.g. `GIT_INDEX_FILE` for a private index).
-    pub fn run_with_env(&self, purpose: &str, args: &[&str], env: &[(&str, OsString)]) -> Result<String> {
+    pub fn run_with_env(
+        &self,
+        purpose: &str,
+        args: &[&str],
+        env: &[(&str, OsString)],
+    ) -> Result<String> {
         let out = self.output(purpose, args, env)?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
@@ -145,39 +154,57 @@ impl Git {
     pub fn toplevel(&self) -> Result<PathBuf> {
         let out = self.try_run("find the repository", &["rev-parse", "--show-toplevel"])?;
         if !out.success {
-            return Err(Error::git(format!("{} is not inside a git repository", self.dir.display()))
-                .hint("run oneshot inside a clone of your repository"));
+            return Err(Error::git(format!(
+                "{} is not inside a git repository",
+                self.dir.display()
+            ))
+            .hint("run oneshot inside a clone of your repository"));
         }
         Ok(PathBuf::from(out.stdout.trim_end_matches('\n')))
     }
 
     /// The repository's git directory (absolute), e.g. for `.git/info/exclude`.
     pub fn git_dir(&self) -> Result<PathBuf> {
-        let out = self.run("find the git directory", &["rev-parse", "--absolute-git-dir"])?;
+        let out = self.run(
+            "find the git directory",
+            &["rev-parse", "--absolute-git-dir"],
+        )?;
         Ok(PathBuf::from(out.trim_end_matches('\n')))
     }
 
     /// The directory shared by all worktrees (where `info/exclude` lives).
     pub fn common_dir(&self) -> Result<PathBuf> {
-        let out = self.run("find the git directory", &["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
+        let out = self.run(
+            "find the git directory",
+            &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+        )?;
         Ok(PathBuf::from(out.trim_end_matches('\n')))
     }
 
     /// Resolves a symbolic ref such as `refs/remotes/origin/HEAD`; `None` if it does not exist.
     pub fn symbolic_ref(&self, name: &str) -> Result<Option<String>> {
         let out = self.try_run("read a symbolic ref", &["symbolic-ref", "--quiet", name])?;
-        Ok(out.success.then(|| out.stdout.trim().to_string()).filter(|s| !s.is_empty()))
+        Ok(out
+            .success
+            .then(|| out.stdout.trim().to_string())
+            .filter(|s| !s.is_empty()))
     }
 
     /// Whether a ref exists locally (exact name, e.g. `refs/remotes/origin/main`).
     pub fn ref_exists(&self, full_name: &str) -> Result<bool> {
-        let out = self.try_run("look up a ref", &["show-ref", "--verify", "--quiet", full_name])?;
+        let out = self.try_run(
+            "look up a ref",
+            &["show-ref", "--verify", "--quiet", full_name],
+        )?;
         Ok(out.success)
     }
 
     /// The branch the remote's HEAD points at, asked from the remote itself.
     pub fn remote_head_branch(&self, remote: &str) -> Result<Option<String>> {
-        let out = self.run("ask the remote for its default branch", &["ls-remote", "--symref", remote, "HEAD"])?;
+        let out = self.run(
+            "ask the remote for its default branch",
+            &["ls-remote", "--symref", remote, "HEAD"],
+        )?;
         Ok(parse_ls_remote_symref(&out))
     }
 
@@ -200,7 +227,12 @@ impl Git {
     pub fn check_branch_name(&self, name: &str) -> Result<()> {
         let valid = !name.is_empty()
             && !name.starts_with('-')
-            && self.try_run("check a branch name", &["check-ref-format", "--branch", name])?.success;
+            && self
+                .try_run(
+                    "check a branch name",
+                    &["check-ref-format", "--branch", name],
+                )?
+                .success;
         if valid {
             Ok(())
         } else {
@@ -213,7 +245,13 @@ impl Git {
     pub fn changed_paths(&self) -> Result<Vec<String>> {
         let out = self.run(
             "list changed files",
-            &["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"],
+            &[
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--untracked-files=all",
+                "--no-renames",
+            ],
         )?;
         Ok(out
             .split('\0')
@@ -229,7 +267,10 @@ pub fn parse_ls_remote_symref(text: &str) -> Option<String> {
         let rest = line.strip_prefix("ref: ")?;
         let (target, name) = rest.split_once('\t')?;
         (name == "HEAD").then_some(())?;
-        target.strip_prefix("refs/heads/").map(str::to_string).filter(|b| !b.is_empty())
+        target
+            .strip_prefix("refs/heads/")
+            .map(str::to_string)
+            .filter(|b| !b.is_empty())
     })
 }
 
@@ -237,7 +278,9 @@ pub fn parse_ls_remote_symref(text: &str) -> Option<String> {
 fn redact_args(args: &[&str]) -> String {
     args.iter()
         .map(|a| match (a.find("://"), a.find('@')) {
-            (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &a[..scheme], &a[at + 1..]),
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}://***@{}", &a[..scheme], &a[at + 1..])
+            }
             _ => (*a).to_string(),
         })
         .collect::<Vec<_>>()

@@ -1,6 +1,7 @@
 //! oneshot: a one-line task in, a ready-for-review pull request out.
 
 mod actions;
+mod agent;
 mod cli;
 mod commands;
 mod config;
@@ -30,12 +31,19 @@ fn main() -> ExitCode {
         Err(e) => {
             let is_usage_error = e.use_stderr();
             if is_usage_error && json {
-                let err = Error::new(ErrorKind::Usage, e.kind().as_str().unwrap_or("invalid arguments"))
-                    .cause(e.to_string().trim_end());
+                let err = Error::new(
+                    ErrorKind::Usage,
+                    e.kind().as_str().unwrap_or("invalid arguments"),
+                )
+                .cause(e.to_string().trim_end());
                 let _ = runner.print_json(&err.to_json());
             }
             let _ = e.print();
-            return ExitCode::from(if is_usage_error { ErrorKind::Usage.exit_code() } else { 0 });
+            return ExitCode::from(if is_usage_error {
+                ErrorKind::Usage.exit_code()
+            } else {
+                0
+            });
         }
     };
 

@@ -17,8 +17,10 @@ pub fn validate_prompt(bytes: &[u8], origin: &str) -> Result<String> {
         .hint("shorten the task, or put the details in a file in the repository and refer to it"));
     }
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
-        return Err(Error::input(format!("the prompt from {origin} contains a NUL byte at offset {pos}"))
-            .hint("the prompt must be plain text"));
+        return Err(Error::input(format!(
+            "the prompt from {origin} contains a NUL byte at offset {pos}"
+        ))
+        .hint("the prompt must be plain text"));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::input(format!(
@@ -40,7 +42,10 @@ mod tests {
 
     #[test]
     fn accepts_text() {
-        assert_eq!(validate_prompt("Add a flag\n".as_bytes(), "x").unwrap(), "Add a flag\n");
+        assert_eq!(
+            validate_prompt("Add a flag\n".as_bytes(), "x").unwrap(),
+            "Add a flag\n"
+        );
     }
 
     #[test]

@@ -38,13 +38,15 @@ impl Workspace {
     /// `.gitignore`, is not part of the repository).
     pub fn ensure_impl_dir(&self) -> Result<PathBuf> {
         let dir = self.path(IMPL_DIR);
-        std::fs::create_dir_all(&dir).io_context(|| format!("could not create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .io_context(|| format!("could not create {}", dir.display()))?;
         let info = self.git.common_dir()?.join("info");
         let exclude = info.join("exclude");
         let current = std::fs::read_to_string(&exclude).unwrap_or_default();
         const PATTERN: &str = "/.impl/";
         if !current.lines().any(|l| l.trim() == PATTERN) {
-            std::fs::create_dir_all(&info).io_context(|| format!("could not create {}", info.display()))?;
+            std::fs::create_dir_all(&info)
+                .io_context(|| format!("could not create {}", info.display()))?;
             let mut text = current;
             if !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
@@ -52,7 +54,8 @@ impl Workspace {
             text.push_str("# oneshot: job-local working files, never committed\n");
             text.push_str(PATTERN);
             text.push('\n');
-            std::fs::write(&exclude, text).io_context(|| format!("could not write {}", exclude.display()))?;
+            std::fs::write(&exclude, text)
+                .io_context(|| format!("could not write {}", exclude.display()))?;
         }
         Ok(dir)
     }

@@ -29,7 +29,11 @@ fn every_command_help_is_snapshotted() {
     let mut seen = 0;
     while let Some(path) = queue.pop() {
         let text = help(&env, &path);
-        let name = if path.is_empty() { "oneshot".to_string() } else { format!("oneshot {}", path.join(" ")) };
+        let name = if path.is_empty() {
+            "oneshot".to_string()
+        } else {
+            format!("oneshot {}", path.join(" "))
+        };
         assert!(text.contains("Usage:"), "{name} --help has no usage line");
         if !path.is_empty() {
             assert!(text.contains("Example"), "{name} --help has no example");
@@ -49,5 +53,8 @@ fn every_command_help_is_snapshotted() {
 fn version_prints_the_package_version() {
     let env = TestEnv::new();
     let out = run_ok(env.oneshot(env.root.path()).arg("--version"));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("oneshot {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("oneshot {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }

@@ -3,8 +3,10 @@
 
 mod support;
 
-mod exec_steps;
+mod agent_fakes;
 mod cli_help;
+mod exec_steps;
+mod run_plan;
 
 /// Every test file in tests/ must be a module of this binary, or its tests silently never run.
 #[test]
@@ -15,7 +17,10 @@ fn no_test_file_is_forgotten() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "rs") && path.file_name().unwrap() != "main.rs" {
             let stem = path.file_stem().unwrap().to_str().unwrap();
-            assert!(main.contains(&format!("mod {stem};")), "tests/{stem}.rs is not declared in tests/main.rs");
+            assert!(
+                main.contains(&format!("mod {stem};")),
+                "tests/{stem}.rs is not declared in tests/main.rs"
+            );
         }
     }
 }

@@ -24,7 +24,10 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> Self {
-        let root = tempfile::Builder::new().prefix("oneshot-test-").tempdir().unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("oneshot-test-")
+            .tempdir()
+            .unwrap();
         let home = root.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
         let vars = vec![
@@ -61,7 +64,10 @@ impl TestEnv {
     }
 
     pub fn var(&self, key: &str) -> Option<String> {
-        self.vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        self.vars
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
     }
 
     /// A temp directory inside this environment's root.
@@ -74,7 +80,9 @@ impl TestEnv {
     /// The oneshot binary under test, started in `dir` with only this environment.
     pub fn oneshot(&self, dir: &Path) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_oneshot"));
-        cmd.current_dir(dir).env_clear().envs(self.vars.iter().map(|(k, v)| (k, v)));
+        cmd.current_dir(dir)
+            .env_clear()
+            .envs(self.vars.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -108,7 +116,17 @@ impl TestEnv {
         let origin = self.root.path().join(format!("origin-{}.git", unique()));
         let work = self.root.path().join(format!("work-{}", unique()));
         std::fs::create_dir_all(&work).unwrap();
-        self.git(self.root.path(), ["init", "--quiet", "--bare", "-b", "main", origin.to_str().unwrap()]);
+        self.git(
+            self.root.path(),
+            [
+                "init",
+                "--quiet",
+                "--bare",
+                "-b",
+                "main",
+                origin.to_str().unwrap(),
+            ],
+        );
         self.git(&work, ["init", "--quiet", "-b", "main"]);
         std::fs::write(work.join("README.md"), "# demo\n").unwrap();
         self.git(&work, ["add", "README.md"]);
@@ -166,12 +184,18 @@ fn base_path() -> String {
 
 fn which_git() -> Result<PathBuf, ()> {
     let path = std::env::var_os("PATH").ok_or(())?;
-    std::env::split_paths(&path).map(|d| d.join("git")).find(|p| p.is_file()).ok_or(())
+    std::env::split_paths(&path)
+        .map(|d| d.join("git"))
+        .find(|p| p.is_file())
+        .ok_or(())
 }
 
 /// stdout, stderr and the exit code as one block for snapshots, with temp paths replaced.
 pub fn render(output: &Output, env: &TestEnv) -> String {
-    let code = output.status.code().map_or("signal".to_string(), |c| c.to_string());
+    let code = output
+        .status
+        .code()
+        .map_or("signal".to_string(), |c| c.to_string());
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let text = format!("exit: {code}\n----- stdout -----\n{stdout}----- stderr -----\n{stderr}");
@@ -220,6 +244,10 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 /// The stdout of a command parsed as the one JSON object the contract promises.
 pub fn stdout_json(output: &Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(text.lines().count(), 1, "stdout must be exactly one JSON line, got:\n{text}");
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "stdout must be exactly one JSON line, got:\n{text}"
+    );
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{text}"))
 }

@@ -54,7 +54,11 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
 
 /// The last value set for `name` (later entries win, as in the runner).
 pub fn get(entries: &[(String, String)], name: &str) -> Option<String> {
-    entries.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    entries
+        .iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
 }
 
 #[test]
@@ -70,7 +74,11 @@ fn parser_follows_the_runner_rules() {
             ("d".into(), "".into()),
         ]
     );
-    assert!(parse("a<<X\nvalue\n").unwrap_err().contains("Matching delimiter"));
+    assert!(
+        parse("a<<X\nvalue\n")
+            .unwrap_err()
+            .contains("Matching delimiter")
+    );
     // A value without a trailing newline glues the delimiter to its last line: a classic bug.
     assert!(parse("a<<X\nvalueX\n").is_err());
 }

@@ -28,15 +28,22 @@ pub fn detect(git: &Git, explicit: Option<&str>, remote: &str) -> Result<String>
             if let Some(branch) = target.strip_prefix(&prefix).filter(|b| !b.is_empty()) {
                 return Ok(branch.to_string());
             }
-            tried.push(format!("{tracking_head} points at {target}, which is not a branch of {remote}"));
+            tried.push(format!(
+                "{tracking_head} points at {target}, which is not a branch of {remote}"
+            ));
         }
         None => tried.push(format!("{tracking_head} is not set")),
     }
 
     match git.remote_head_branch(remote) {
         Ok(Some(branch)) => return Ok(branch),
-        Ok(None) => tried.push(format!("`git ls-remote --symref {remote} HEAD` reported no HEAD branch")),
-        Err(e) => tried.push(format!("`git ls-remote --symref {remote} HEAD` failed: {}", e.render().replace('\n', " "))),
+        Ok(None) => tried.push(format!(
+            "`git ls-remote --symref {remote} HEAD` reported no HEAD branch"
+        )),
+        Err(e) => tried.push(format!(
+            "`git ls-remote --symref {remote} HEAD` failed: {}",
+            e.render().replace('\n', " ")
+        )),
     }
 
     const CANDIDATES: [&str; 2] = ["main", "master"];
@@ -45,20 +52,29 @@ pub fn detect(git: &Git, explicit: Option<&str>, remote: &str) -> Result<String>
         // The remote cannot be reached: what we fetched from it before is the best knowledge.
         Err(_) => CANDIDATES
             .iter()
-            .filter(|b| git.ref_exists(&format!("refs/remotes/{remote}/{b}")).unwrap_or(false))
+            .filter(|b| {
+                git.ref_exists(&format!("refs/remotes/{remote}/{b}"))
+                    .unwrap_or(false)
+            })
             .map(|b| b.to_string())
             .collect(),
     };
     if let Some(branch) = CANDIDATES.iter().find(|c| found.iter().any(|f| f == *c)) {
         return Ok(branch.to_string());
     }
-    tried.push(format!("{remote} has no branch named exactly `main` or `master`"));
+    tried.push(format!(
+        "{remote} has no branch named exactly `main` or `master`"
+    ));
 
     let mut err = Error::git("could not find the trunk branch");
     for attempt in tried {
         err = err.cause(attempt);
     }
     Err(err
-        .hint(format!("pass it explicitly: oneshot exec detect-trunk --trunk <branch>"))
-        .hint(format!("or set the remote's HEAD locally: git remote set-head {remote} --auto")))
+        .hint(format!(
+            "pass it explicitly: oneshot exec detect-trunk --trunk <branch>"
+        ))
+        .hint(format!(
+            "or set the remote's HEAD locally: git remote set-head {remote} --auto"
+        )))
 }

@@ -2,6 +2,7 @@
 //! publishes them (to $GITHUB_OUTPUT in Actions, as JSON on stdout elsewhere).
 
 mod detect_trunk;
+mod run_plan;
 mod validate_outputs;
 mod write_prompt;
 
@@ -14,6 +15,7 @@ pub fn run(step: ExecCommand, ctx: &Context) -> Result<()> {
         ExecCommand::WritePrompt(args) => write_prompt::run(&args, ctx)?,
         ExecCommand::DetectTrunk(args) => detect_trunk::run(&args, ctx)?,
         ExecCommand::ValidateOutputs(args) => validate_outputs::run(&args, ctx)?,
+        ExecCommand::RunPlan(args) => run_plan::run(&args, ctx)?,
     };
     ctx.runner.set_outputs(&outputs)
 }

@@ -15,11 +15,13 @@ pub fn run(args: &WritePromptArgs, ctx: &Context) -> Result<Outputs> {
 
     // The committed task wins: it is exactly what the user dispatched.
     let (bytes, origin) = if worker_task.is_file() {
-        let bytes = std::fs::read(&worker_task).io_context(|| format!("could not read {}", workspace::WORKER_TASK))?;
+        let bytes = std::fs::read(&worker_task)
+            .io_context(|| format!("could not read {}", workspace::WORKER_TASK))?;
         (bytes, workspace::WORKER_TASK.to_string())
     } else if let Some(file) = &args.prompt_file {
         let path = ctx.dir.join(file);
-        let bytes = std::fs::read(&path).io_context(|| format!("could not read the prompt file {}", file.display()))?;
+        let bytes = std::fs::read(&path)
+            .io_context(|| format!("could not read the prompt file {}", file.display()))?;
         (bytes, file.display().to_string())
     } else if let Some(value) = &ctx.env.prompt {
         (value.as_bytes().to_vec(), "ONESHOT_PROMPT".to_string())
