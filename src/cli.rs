@@ -78,6 +78,7 @@ pub enum ExecCommand {
     WritePrompt(WritePromptArgs),
     DetectTrunk(DetectTrunkArgs),
     ValidateOutputs(ValidateOutputsArgs),
+    RunPlan(RunPlanArgs),
     Prepare(PrepareArgs),
     PlanSaveToIssue(PlanSaveToIssueArgs),
     RegisterOneShotPlan(RegisterOneShotPlanArgs),
@@ -149,6 +150,51 @@ pub struct DetectTrunkArgs {
 ///   oneshot exec validate-outputs
 #[derive(Debug, Args)]
 pub struct ValidateOutputsArgs {}
+
+/// Run the planning session: the agent writes .impl/plan.md and .impl/plan-result.json.
+///
+/// Needs .impl/task.md (written by `oneshot exec write-prompt`). The agent may read the whole
+/// repository but write only under .impl/: for claude, an allow-list of reading and searching
+/// tools, read-only git and shell commands, and edits limited to .impl/**, with every other tool
+/// call denied without prompting. Afterwards `git status` must show no change outside .impl/,
+/// or the step fails and names the files. The agent runs in its own process group with a
+/// scrubbed environment (no GitHub token); its output is logged live and kept in
+/// .impl/runs/plan-<n>.jsonl, and the session report is written to .impl/runs/plan.json.
+/// Outputs: `plan_success`, `cost_usd`, `duration_s`.
+///
+/// Example:
+///   oneshot exec run-plan --agent claude --model sonnet --timeout-minutes 20
+#[derive(Debug, Args)]
+pub struct RunPlanArgs {
+    /// The agent: claude, codex, gemini, or command:<program> [args…].
+    #[arg(
+        long,
+        env = "ONESHOT_AGENT",
+        default_value = "claude",
+        value_name = "AGENT"
+    )]
+    pub agent: String,
+
+    /// The model: h/haiku, s/sonnet, o/opus, or the agent's own model name.
+    #[arg(long, env = "ONESHOT_MODEL", value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Stop the session after this many minutes (fractions allowed).
+    #[arg(long, default_value_t = 30.0, value_name = "MINUTES")]
+    pub timeout_minutes: f64,
+
+    /// Stop the session after this many agent turns (claude only).
+    #[arg(long, value_name = "N")]
+    pub max_turns: Option<u32>,
+
+    /// Stop the session when it has cost this much, in US dollars (claude only).
+    #[arg(long, value_name = "USD")]
+    pub budget_usd: Option<f64>,
+
+    /// Seconds between SIGTERM and SIGKILL when the session is ended.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", hide = true)]
+    pub kill_grace_seconds: f64,
+}
 
 /// Save the plan as a GitHub issue (created once, updated on re-runs).
 ///

@@ -1,6 +1,7 @@
 //! oneshot: a one-line task in, a ready-for-review pull request out.
 
 mod actions;
+mod agent;
 mod cli;
 mod commands;
 mod config;

@@ -3,12 +3,14 @@
 
 mod support;
 
+mod agent_fakes;
 mod cli_help;
 mod dispatch;
 mod exec_steps;
 mod fake_github_selftest;
 mod init;
 mod plan_handoff;
+mod run_plan;
 mod validate_outputs;
 mod workflows;
 

@@ -7,6 +7,7 @@ mod finalize;
 mod plan_save_to_issue;
 mod prepare;
 mod register_one_shot_plan;
+mod run_plan;
 mod validate_outputs;
 mod write_prompt;
 
@@ -19,6 +20,7 @@ pub fn run(step: ExecCommand, ctx: &Context) -> Result<()> {
         ExecCommand::WritePrompt(args) => write_prompt::run(&args, ctx)?,
         ExecCommand::DetectTrunk(args) => detect_trunk::run(&args, ctx)?,
         ExecCommand::ValidateOutputs(args) => validate_outputs::run(&args, ctx)?,
+        ExecCommand::RunPlan(args) => run_plan::run(&args, ctx)?,
         ExecCommand::Prepare(args) => prepare::run(&args, ctx)?,
         ExecCommand::FetchPlan(args) => fetch_plan::run(&args, ctx)?,
         ExecCommand::Finalize(args) => finalize::run(&args, ctx)?,

@@ -1,0 +1,647 @@
+//! Supervising an agent process: its own process group, a scrubbed environment, stdout streamed
+//! line by line into the live log and a transcript, stderr drained on its own thread, a
+//! wall-clock timeout (SIGTERM to the group, SIGKILL after a grace period), and no process left
+//! behind.
+//!
+//! Threads: one writes the prompt to stdin, one reads stdout (parsing and writing the
+//! transcript), one drains stderr, one waits for the process, and one (while the session runs)
+//! waits for SIGINT/SIGTERM/SIGHUP sent to oneshot, so that cancelling the job stops the agent
+//! too. They report to the calling thread over one channel; only the calling thread prints.
+//! Memory stays bounded whatever the agent prints: lines are cut at [`MAX_LINE`], the live log
+//! has a line budget, and stderr keeps only its tail.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, Signal, killpg};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::stream::{
+    ExitInfo, LiveBudget, MAX_LINE, OutputStats, Parsed, StreamParser, read_bounded_line,
+    trim_newline,
+};
+
+/// The transcript stops growing here (a note says so at its end); the live log and parsing
+/// go on.
+pub const TRANSCRIPT_LIMIT: u64 = 512 * 1024 * 1024;
+
+/// How much of stderr is kept for the report.
+pub const STDERR_TAIL: usize = 16 * 1024;
+
+/// After the agent and its group are gone, how long to wait for the output pipes to close.
+/// Only a process that left the group (a daemon) can hold them open longer.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// After SIGKILL, how long to wait for the processes to disappear before giving up.
+const AFTER_KILL: Duration = Duration::from_secs(5);
+
+/// How often to look at the group again while it still has members after the agent exited.
+const POLL: Duration = Duration::from_millis(50);
+
+/// What to start and how to watch it.
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(OsString, OsString)>,
+    pub workdir: PathBuf,
+    /// Written to stdin, which is then closed; `None` gives the agent an empty stdin.
+    pub stdin: Option<Vec<u8>>,
+    pub parser: Box<dyn StreamParser>,
+    /// The full stdout, as it came (up to [`TRANSCRIPT_LIMIT`]).
+    pub transcript: Option<PathBuf>,
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL.
+    pub grace: Duration,
+}
+
+/// What happened.
+#[derive(Debug)]
+pub struct Supervised {
+    /// `Err` when the program could not be started.
+    pub started: Result<(), String>,
+    pub exit: Option<ExitStatus>,
+    pub duration: Duration,
+    pub timed_out: bool,
+    /// The signal oneshot received and passed on to the agent.
+    pub interrupted: Option<Signal>,
+    /// `None` when stdout never closed (a process outside the group held it).
+    pub parsed: Option<Parsed>,
+    pub stats: OutputStats,
+    pub stderr_tail: String,
+    /// Things that went wrong in the supervision itself.
+    pub notes: Vec<String>,
+}
+
+enum Msg {
+    Live(String),
+    Exited(io::Result<ExitStatus>),
+    Stdout(Box<dyn StreamParser>, OutputStats, Option<String>),
+    Stderr(String),
+    Signal(Signal),
+}
+
+/// Runs the agent to its end and reports. `live` receives the live-log lines, on the calling
+/// thread.
+pub fn supervise(launch: Launch, live: &mut dyn FnMut(&str)) -> Supervised {
+    let mut notes = Vec::new();
+    let transcript = match &launch.transcript {
+        Some(path) => match File::create(path) {
+            Ok(file) => Some(Transcript::new(file)),
+            Err(e) => {
+                notes.push(format!(
+                    "could not create the transcript {}: {e}",
+                    path.display()
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let subreaper = Subreaper::enable();
+
+    let mut command = Command::new(&launch.program);
+    command
+        .args(&launch.args)
+        .current_dir(&launch.workdir)
+        .env_clear()
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .stdin(if launch.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: every process the agent starts can be signalled at once,
+        // and a terminal's Ctrl-C reaches oneshot, which decides what the agent gets.
+        .process_group(0);
+    let started_at = Instant::now();
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            drop(subreaper);
+            return Supervised {
+                started: Err(format!("{}: {e}", launch.program.display())),
+                exit: None,
+                duration: started_at.elapsed(),
+                timed_out: false,
+                interrupted: None,
+                parsed: None,
+                stats: OutputStats::default(),
+                stderr_tail: String::new(),
+                notes,
+            };
+        }
+    };
+    let pgid = Pid::from_raw(child.id() as i32);
+    // Blocking the signals before the spawn would pass the blocked mask on to the agent (the
+    // mask survives exec), so they are blocked right after it; every thread started below
+    // inherits the mask.
+    let signals = SignalWatch::start(tx.clone());
+
+    if let (Some(input), Some(mut stdin)) = (launch.stdin, child.stdin.take()) {
+        // A prompt larger than the pipe would block until the agent reads it; a thread keeps
+        // that from stalling the supervision. An agent that never reads it makes the write
+        // fail when it exits, which is fine.
+        thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+    }
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    {
+        let tx = tx.clone();
+        let parser = launch.parser;
+        thread::spawn(move || read_stdout(stdout, transcript, parser, tx));
+    }
+    {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let tail = drain_stderr(stderr);
+            let _ = tx.send(Msg::Stderr(tail));
+        });
+    }
+    {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let status = child.wait();
+            let _ = tx.send(Msg::Exited(status));
+        });
+    }
+    drop(tx);
+
+    let mut state = Watch {
+        pgid,
+        grace: launch.grace,
+        deadline: started_at + launch.timeout,
+        exit: None,
+        exited_at: None,
+        stdout: None,
+        stderr: None,
+        timed_out: false,
+        interrupted: None,
+        term_at: None,
+        kill_at: None,
+        group_gone_at: None,
+        notes,
+    };
+    state.watch(&rx, live);
+    signals.stop();
+    drop(subreaper);
+
+    let duration = state
+        .exited_at
+        .unwrap_or_else(Instant::now)
+        .duration_since(started_at);
+    let exit = match state.exit.take() {
+        Some(Ok(status)) => Some(status),
+        Some(Err(e)) => {
+            state
+                .notes
+                .push(format!("could not wait for the agent: {e}"));
+            None
+        }
+        None => None,
+    };
+    let (parsed, stats) = match state.stdout.take() {
+        Some((parser, stats)) => (Some(parser.finish(exit_info(exit))), stats),
+        None => (None, OutputStats::default()),
+    };
+    Supervised {
+        started: Ok(()),
+        exit,
+        duration,
+        timed_out: state.timed_out,
+        interrupted: state.interrupted,
+        parsed,
+        stats,
+        stderr_tail: state.stderr.take().unwrap_or_default(),
+        notes: state.notes,
+    }
+}
+
+/// The state of the supervision loop.
+struct Watch {
+    pgid: Pid,
+    grace: Duration,
+    deadline: Instant,
+    exit: Option<io::Result<ExitStatus>>,
+    exited_at: Option<Instant>,
+    stdout: Option<(Box<dyn StreamParser>, OutputStats)>,
+    stderr: Option<String>,
+    timed_out: bool,
+    interrupted: Option<Signal>,
+    term_at: Option<Instant>,
+    kill_at: Option<Instant>,
+    group_gone_at: Option<Instant>,
+    notes: Vec<String>,
+}
+
+impl Watch {
+    fn watch(&mut self, rx: &Receiver<Msg>, live: &mut dyn FnMut(&str)) {
+        loop {
+            let now = Instant::now();
+            if self.exit.is_some() && self.group_gone_at.is_none() {
+                // The agent is gone; what it left behind in its group is ended too.
+                reap(self.pgid);
+                if group_alive(self.pgid) {
+                    if self.term_at.is_none() {
+                        self.signal(Signal::SIGTERM, now);
+                    }
+                } else {
+                    self.group_gone_at = Some(now);
+                }
+            }
+            if let Some(gone) = self.group_gone_at {
+                if self.stdout.is_some() && self.stderr.is_some() {
+                    return;
+                }
+                if now >= gone + DRAIN {
+                    self.notes.push(
+                        "the agent's output stayed open after it and its process group ended \
+                         (a process that left the group holds it); stopped reading"
+                            .into(),
+                    );
+                    self.drain_live(rx, live);
+                    return;
+                }
+            }
+            if self.exit.is_none()
+                && !self.timed_out
+                && self.interrupted.is_none()
+                && now >= self.deadline
+            {
+                self.timed_out = true;
+                self.signal(Signal::SIGTERM, now);
+            }
+            if let (Some(term), None) = (self.term_at, self.kill_at) {
+                if now >= term + self.grace && self.group_gone_at.is_none() {
+                    self.signal(Signal::SIGKILL, now);
+                }
+            }
+            if let Some(kill) = self.kill_at {
+                if now >= kill + AFTER_KILL && self.group_gone_at.is_none() {
+                    self.notes.push(format!(
+                        "processes of the agent's group {} were still there {}s after SIGKILL",
+                        self.pgid,
+                        AFTER_KILL.as_secs()
+                    ));
+                    self.drain_live(rx, live);
+                    return;
+                }
+            }
+
+            let wake = self.next_wake(now);
+            match rx.recv_timeout(wake.saturating_duration_since(now)) {
+                Ok(msg) => self.receive(msg, live),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    // Every thread has reported; the loop decides on the next pass.
+                    if self.exit.is_none() {
+                        return;
+                    }
+                    thread::sleep(POLL);
+                }
+            }
+        }
+    }
+
+    fn next_wake(&self, now: Instant) -> Instant {
+        let mut wake = now + Duration::from_secs(3600);
+        let mut consider = |t: Instant| wake = wake.min(t);
+        if self.exit.is_none() && !self.timed_out && self.interrupted.is_none() {
+            consider(self.deadline);
+        }
+        if let (Some(term), None) = (self.term_at, self.kill_at) {
+            consider(term + self.grace);
+        }
+        if let Some(kill) = self.kill_at {
+            consider(kill + AFTER_KILL);
+        }
+        if self.exit.is_some() && self.group_gone_at.is_none() {
+            consider(now + POLL);
+        }
+        if let Some(gone) = self.group_gone_at {
+            consider(gone + DRAIN);
+        }
+        wake
+    }
+
+    fn receive(&mut self, msg: Msg, live: &mut dyn FnMut(&str)) {
+        match msg {
+            Msg::Live(line) => live(&line),
+            Msg::Exited(status) => {
+                self.exit = Some(status);
+                self.exited_at = Some(Instant::now());
+            }
+            Msg::Stdout(parser, stats, error) => {
+                if let Some(error) = error {
+                    self.notes.push(error);
+                }
+                self.stdout = Some((parser, stats));
+            }
+            Msg::Stderr(tail) => self.stderr = Some(tail),
+            Msg::Signal(signal) => {
+                if self.interrupted.is_none() {
+                    self.interrupted = Some(signal);
+                    live(&format!(
+                        "note: oneshot received {signal}; stopping the agent"
+                    ));
+                    if self.term_at.is_none() {
+                        self.signal(Signal::SIGTERM, Instant::now());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Prints the live lines still queued, when giving up on the rest.
+    fn drain_live(&mut self, rx: &Receiver<Msg>, live: &mut dyn FnMut(&str)) {
+        while let Ok(msg) = rx.try_recv() {
+            self.receive(msg, live);
+        }
+    }
+
+    fn signal(&mut self, signal: Signal, now: Instant) {
+        match signal {
+            Signal::SIGKILL => self.kill_at = Some(now),
+            _ => self.term_at = Some(now),
+        }
+        // ESRCH: the group is already gone, which is what we want.
+        let _ = killpg(self.pgid, signal);
+    }
+}
+
+/// Whether any process of the group is left (zombies included, until reaped).
+fn group_alive(pgid: Pid) -> bool {
+    !matches!(killpg(pgid, None), Err(nix::errno::Errno::ESRCH))
+}
+
+/// Reaps the group's processes that became oneshot's children (see [`Subreaper`]) and have
+/// ended. Only called once the agent itself has been waited for, so that this never takes the
+/// agent's exit status from the thread waiting for it.
+fn reap(pgid: Pid) {
+    let group = Pid::from_raw(-pgid.as_raw());
+    loop {
+        match waitpid(group, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// While a session runs, oneshot is a "child subreaper" (Linux): processes the agent starts
+/// and abandons become oneshot's children instead of init's, so that oneshot can reap them
+/// once they are ended and the group is truly gone (an init that does not reap, as in some
+/// containers, would otherwise keep zombies in the group forever).
+struct Subreaper {
+    #[cfg(target_os = "linux")]
+    enabled: bool,
+}
+
+impl Subreaper {
+    fn enable() -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            let already = nix::sys::prctl::get_child_subreaper().unwrap_or(false);
+            let enabled = !already && nix::sys::prctl::set_child_subreaper(true).is_ok();
+            Subreaper { enabled }
+        }
+        #[cfg(not(target_os = "linux"))]
+        Subreaper {}
+    }
+}
+
+impl Drop for Subreaper {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if self.enabled {
+            let _ = nix::sys::prctl::set_child_subreaper(false);
+        }
+    }
+}
+
+/// Catches SIGINT, SIGTERM and SIGHUP sent to oneshot while a session runs, so that a cancelled
+/// job stops the agent (which, in its own process group, does not get them) before oneshot
+/// exits. The signals are blocked in the calling thread, and so in every thread it starts;
+/// a dedicated thread takes them with `sigwait`. `stop` restores the mask; a signal that
+/// arrived meanwhile then takes its default effect.
+struct SignalWatch {
+    previous: Option<SigSet>,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+fn watched_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGHUP);
+    set
+}
+
+impl SignalWatch {
+    fn start(tx: Sender<Msg>) -> Self {
+        let set = watched_signals();
+        let previous = SigSet::thread_get_mask().ok();
+        let stop = Arc::new(AtomicBool::new(false));
+        if previous.is_none() || set.thread_block().is_err() {
+            return SignalWatch {
+                previous: None,
+                stop,
+                thread: None,
+            };
+        }
+        let flag = Arc::clone(&stop);
+        let thread = thread::Builder::new()
+            .name("oneshot-signals".into())
+            .spawn(move || {
+                while let Ok(signal) = set.wait() {
+                    if flag.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let _ = tx.send(Msg::Signal(signal));
+                }
+            })
+            .ok();
+        SignalWatch {
+            previous,
+            stop,
+            thread,
+        }
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            use std::os::unix::thread::JoinHandleExt;
+            // Wakes the waiting thread; it sees the flag and ends.
+            let _ = nix::sys::pthread::pthread_kill(thread.as_pthread_t(), Signal::SIGHUP);
+            let _ = thread.join();
+        }
+        if let Some(previous) = self.previous.take() {
+            let _ = previous.thread_set_mask();
+        }
+    }
+}
+
+/// The transcript file, written as the output arrives, up to [`TRANSCRIPT_LIMIT`].
+struct Transcript {
+    file: BufWriter<File>,
+    written: u64,
+    cut: bool,
+    error: Option<String>,
+}
+
+impl Transcript {
+    fn new(file: File) -> Self {
+        Transcript {
+            file: BufWriter::with_capacity(256 * 1024, file),
+            written: 0,
+            cut: false,
+            error: None,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.cut || self.error.is_some() {
+            return;
+        }
+        let room = TRANSCRIPT_LIMIT - self.written;
+        let result = if (bytes.len() as u64) <= room {
+            self.written += bytes.len() as u64;
+            self.file.write_all(bytes)
+        } else {
+            self.cut = true;
+            let note = format!(
+                "\n[oneshot: the transcript stops here, at its limit of {TRANSCRIPT_LIMIT} bytes]\n"
+            );
+            self.file
+                .write_all(&bytes[..room as usize])
+                .and_then(|()| self.file.write_all(note.as_bytes()))
+        };
+        if let Err(e) = result {
+            self.error = Some(format!("could not write the transcript: {e}"));
+        }
+    }
+
+    fn finish(mut self) -> (bool, Option<String>) {
+        if let Err(e) = self.file.flush() {
+            self.error
+                .get_or_insert(format!("could not write the transcript: {e}"));
+        }
+        (self.cut, self.error)
+    }
+}
+
+fn read_stdout(
+    stdout: impl Read,
+    mut transcript: Option<Transcript>,
+    mut parser: Box<dyn StreamParser>,
+    tx: Sender<Msg>,
+) {
+    let mut reader = BufReader::with_capacity(256 * 1024, stdout);
+    let mut line = Vec::with_capacity(64 * 1024);
+    let mut stats = OutputStats::default();
+    let mut budget = LiveBudget::default();
+    let mut read_error = None;
+    loop {
+        let result = read_bounded_line(&mut reader, &mut line, MAX_LINE, |rest| {
+            if let Some(t) = transcript.as_mut() {
+                t.write(rest);
+            }
+        });
+        let (n, cut) = match result {
+            Ok((0, _)) => break,
+            Ok(read) => read,
+            Err(e) => {
+                read_error = Some(format!("could not read the agent's output: {e}"));
+                break;
+            }
+        };
+        if let Some(t) = transcript.as_mut() {
+            t.write(&line);
+        }
+        stats.bytes += n as u64;
+        stats.lines += 1;
+        if cut {
+            stats.cut_lines += 1;
+        }
+        let content = trim_newline(&line);
+        if content.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let understood = parser.line(content, cut, &mut |l| {
+            if let Some(text) = budget.admit(l) {
+                let _ = tx.send(Msg::Live(text));
+            }
+        });
+        if !understood {
+            stats.unparsed_lines += 1;
+        }
+    }
+    drop(line);
+    if let Some(t) = transcript {
+        let (cut, error) = t.finish();
+        stats.transcript_cut = cut;
+        if read_error.is_none() {
+            read_error = error;
+        }
+    }
+    // The exit status is not known here: the parser finishes on the supervising thread.
+    let _ = tx.send(Msg::Stdout(parser, stats, read_error));
+}
+
+fn drain_stderr(stderr: impl Read) -> String {
+    let mut reader = stderr;
+    let mut tail: Vec<u8> = Vec::with_capacity(STDERR_TAIL * 2);
+    let mut chunk = [0u8; 8192];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&chunk[..n]);
+                if tail.len() > STDERR_TAIL * 2 {
+                    tail.drain(..tail.len() - STDERR_TAIL);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    if tail.len() > STDERR_TAIL {
+        tail.drain(..tail.len() - STDERR_TAIL);
+    }
+    String::from_utf8_lossy(&tail).into_owned()
+}
+
+/// The exit information a parser needs.
+pub fn exit_info(exit: Option<ExitStatus>) -> ExitInfo {
+    ExitInfo {
+        code: exit.and_then(|s| s.code()),
+    }
+}
+
+/// The signal that ended the process, if one did.
+pub fn exit_signal(exit: Option<ExitStatus>) -> Option<i32> {
+    exit.and_then(|s| s.signal())
+}
+
+/// Where a program is, looked up like a shell would (on `path`, or relative to `workdir` when
+/// it contains a slash).
+pub fn find_program(program: &str, path: &OsString, workdir: &Path) -> Result<PathBuf, String> {
+    which::which_in(program, Some(path), workdir)
+        .map_err(|e| format!("{program} was not found on PATH ({e})"))
+}

@@ -1,0 +1,233 @@
+//! `oneshot exec run-plan`: the planning session. The agent reads the repository and the task
+//! and writes `.impl/plan.md` and `.impl/plan-result.json`; nothing else may change.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::Context;
+use crate::actions::Outputs;
+use crate::agent::{
+    self, AgentSpec, Outcome, Phase, SessionReport, SessionRequest, SessionSettings, prompts,
+};
+use crate::cli::RunPlanArgs;
+use crate::error::{Error, IoContext, Result};
+use crate::workspace::{self, Workspace};
+
+pub fn run(args: &RunPlanArgs, ctx: &Context) -> Result<Outputs> {
+    let settings = settings(args)?;
+    let ws = Workspace::find(&ctx.dir)?;
+    let task = read_task(&ws)?;
+    ws.ensure_impl_dir()?;
+    let before = snapshot(&ws)?;
+
+    let prompt = prompts::plan(&ws.root, &task)?;
+    if prompt.source != "built-in" {
+        ctx.runner
+            .info(&format!("Using the planning prompt from {}", prompt.source));
+    }
+    let run_dir = ws.path(workspace::RUNS_DIR);
+    let run_name = agent::next_run_name(&run_dir, Phase::Plan.as_str());
+    let report = {
+        let _group = ctx
+            .runner
+            .group(&format!("Planning session: {}", settings.describe()));
+        agent::run(
+            ctx.runner,
+            &settings,
+            &SessionRequest {
+                phase: Phase::Plan,
+                workdir: &ws.root,
+                prompt: &prompt.text,
+                run_dir: &run_dir,
+                run_name: &run_name,
+            },
+        )?
+    };
+    let report_path = agent::report_path(&run_dir, Phase::Plan);
+    report.write(&report_path)?;
+
+    let changed = match report.outcome {
+        Outcome::CouldNotStart => Vec::new(),
+        _ => changes_since(&ws, &before)?,
+    };
+    let mut summary = report.summary_markdown("Planning session");
+    if !changed.is_empty() {
+        summary.push_str("\n**Changed outside `.impl/` (not allowed):**\n");
+        for path in changed.iter().take(50) {
+            summary.push_str(&format!("- `{}`\n", path.replace('`', "'")));
+        }
+    }
+    ctx.runner.summary(&summary)?;
+    ctx.runner.info(&finish_line(&report));
+
+    if let Some(err) = report.error("the planning session", &settings.agent) {
+        return Err(if changed.is_empty() {
+            err
+        } else {
+            err.cause(format!(
+                "it also changed files outside .impl/: {}",
+                list(&changed)
+            ))
+        });
+    }
+    if !changed.is_empty() {
+        return Err(Error::step_failed(format!(
+            "the planning session changed files outside .impl/: {}",
+            list(&changed)
+        ))
+        .hint("the planner may write only .impl/plan.md and .impl/plan-result.json; see the transcript in .impl/runs/ for the tool calls")
+        .hint("check the repository's agent settings (such as .claude/settings.json) for permission rules that allow more"));
+    }
+    let duration = (report.duration_s * 10.0).round() / 10.0;
+    Ok(Outputs::new()
+        .with("plan_success", true)
+        .with("cost_usd", report.cost_usd)
+        .with("duration_s", duration))
+}
+
+/// The session settings from the flags. Every field is taken apart here, so that a new flag
+/// that is not handled does not compile.
+fn settings(args: &RunPlanArgs) -> Result<SessionSettings> {
+    let RunPlanArgs {
+        agent,
+        model,
+        timeout_minutes,
+        max_turns,
+        budget_usd,
+        kill_grace_seconds,
+    } = args;
+    // An empty value (a workflow input left blank) means the default.
+    let agent = match agent.trim() {
+        "" => AgentSpec::default(),
+        text => AgentSpec::parse(text)?,
+    };
+    let model = model
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| agent.resolve_model(m))
+        .transpose()?;
+    let timeout = seconds(*timeout_minutes * 60.0, "--timeout-minutes", false)?;
+    let kill_grace = seconds(*kill_grace_seconds, "--kill-grace-seconds", true)?;
+    if *max_turns == Some(0) {
+        return Err(Error::input("--max-turns must be at least 1"));
+    }
+    if let Some(budget) = budget_usd {
+        if !budget.is_finite() || *budget <= 0.0 {
+            return Err(Error::input(format!(
+                "--budget-usd must be a positive amount, not {budget}"
+            )));
+        }
+    }
+    Ok(SessionSettings {
+        agent,
+        model,
+        timeout,
+        kill_grace,
+        max_turns: *max_turns,
+        budget_usd: *budget_usd,
+        ..SessionSettings::default()
+    })
+}
+
+fn seconds(value: f64, flag: &str, zero_ok: bool) -> Result<Duration> {
+    let valid = value.is_finite() && (value > 0.0 || (zero_ok && value == 0.0)) && value < 1e9;
+    if !valid {
+        return Err(Error::input(format!("{flag} must be a positive number")));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+fn read_task(ws: &Workspace) -> Result<String> {
+    let path = ws.path(workspace::TASK);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => Ok(text),
+        Ok(_) => Err(Error::input(format!("{} is empty", workspace::TASK))
+            .hint("run `oneshot exec write-prompt` first; it writes the task there")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::input(format!(
+            "{} does not exist in {}",
+            workspace::TASK,
+            ws.root.display()
+        ))
+        .hint("run `oneshot exec write-prompt` first; it writes the task there")),
+        Err(e) => Err(e).io_context(|| format!("could not read {}", workspace::TASK)),
+    }
+}
+
+/// Changed paths outside `.impl/`, with a hash of their content (`None`: deleted or not a file).
+type Snapshot = BTreeMap<String, Option<Vec<u8>>>;
+
+fn snapshot(ws: &Workspace) -> Result<Snapshot> {
+    let mut map = Snapshot::new();
+    for path in ws.git.changed_paths()? {
+        if path == workspace::IMPL_DIR || path.starts_with(&format!("{}/", workspace::IMPL_DIR)) {
+            continue;
+        }
+        let hash = std::fs::read(ws.root.join(&path))
+            .ok()
+            .map(|bytes| Sha256::digest(&bytes).to_vec());
+        map.insert(path, hash);
+    }
+    Ok(map)
+}
+
+/// The paths outside `.impl/` whose state differs from `before`: changed, created, deleted, or
+/// a change that was there before and is now undone. Changes that were there before the
+/// session and are untouched are not the session's.
+fn changes_since(ws: &Workspace, before: &Snapshot) -> Result<Vec<String>> {
+    let after = snapshot(ws)?;
+    let mut changed: Vec<String> = after
+        .iter()
+        .filter(|(path, hash)| before.get(*path) != Some(hash))
+        .map(|(path, _)| path.clone())
+        .collect();
+    changed.extend(
+        before
+            .keys()
+            .filter(|path| !after.contains_key(*path))
+            .cloned(),
+    );
+    changed.sort();
+    changed.dedup();
+    Ok(changed)
+}
+
+fn list(paths: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut text = paths
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > SHOWN {
+        text.push_str(&format!(" and {} more", paths.len() - SHOWN));
+    }
+    text
+}
+
+/// `Planning session: success in 1m 23s (12 turns, 45,120 / 3,210 tokens, $0.42)`.
+fn finish_line(report: &SessionReport) -> String {
+    let mut facts = Vec::new();
+    if let Some(turns) = report.turns {
+        facts.push(format!("{turns} turns"));
+    }
+    if let (Some(i), Some(o)) = (report.input_tokens, report.output_tokens) {
+        facts.push(format!("{i} / {o} tokens"));
+    }
+    if let Some(cost) = report.cost_usd {
+        facts.push(format!("${cost:.2}"));
+    }
+    let facts = if facts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", facts.join(", "))
+    };
+    format!(
+        "Planning session: {} in {}{facts}",
+        report.outcome.as_str(),
+        agent::duration_text(report.duration_s)
+    )
+}
