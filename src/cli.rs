@@ -83,6 +83,7 @@ pub enum ExecCommand {
     PlanSaveToIssue(PlanSaveToIssueArgs),
     RegisterOneShotPlan(RegisterOneShotPlanArgs),
     FetchPlan(FetchPlanArgs),
+    RunImplement(RunImplementArgs),
     Finalize(FinalizeArgs),
 }
 
@@ -439,4 +440,51 @@ pub enum Outcome {
     Failure,
     Cancelled,
     Skipped,
+}
+
+/// Implement the plan step by step: one fresh agent session, check, commit and push per step.
+///
+/// For each step from --from-step (default: the first step not done): marks it in progress in
+/// the PR, runs a fresh agent session with the whole plan for context and the step as the task,
+/// runs the configured verify command (retrying with its output), commits the changes as
+/// `Step k: <title>` (changes to protected paths or .impl/ are refused), pushes with the token
+/// the binary holds (the agent never has it), and marks the step done with its time and cost.
+/// At the first failed step it stops: the step is marked failed, the rest not started, the
+/// partial work is kept as a patch (not pushed), and one failure comment says what broke and
+/// how to resume. Outputs: `completed_steps`, `failed_step`, `cost_usd`, `duration_s`.
+///
+/// Example:
+///   oneshot exec run-implement --issue 43 --pr 42 --from-step 2
+#[derive(Debug, Args)]
+pub struct RunImplementArgs {
+    /// The plan issue.
+    #[arg(long, value_name = "NUMBER")]
+    pub issue: u64,
+
+    /// The pull request.
+    #[arg(long, value_name = "NUMBER")]
+    pub pr: u64,
+
+    /// Start at this step (re-implementing it even if it was done) [default: the first step not done].
+    #[arg(long, value_name = "K")]
+    pub from_step: Option<u32>,
+
+    /// The agent [default: from .github/oneshot.toml, else claude].
+    #[arg(long, env = "ONESHOT_AGENT", value_name = "AGENT")]
+    pub agent: Option<String>,
+
+    /// The model [default: from .github/oneshot.toml, else the agent's default].
+    #[arg(long, env = "ONESHOT_MODEL", value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Who asked for the work: credited with `Co-authored-by` in each step commit.
+    #[arg(long, value_name = "LOGIN")]
+    pub submitted_by: Option<String>,
+
+    /// The branch of the work [default: the checked-out branch].
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
 }

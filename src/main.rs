@@ -8,6 +8,7 @@ mod config;
 mod error;
 mod git;
 mod github;
+mod implement;
 mod interrupt;
 mod launch;
 mod markers;

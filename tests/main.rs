@@ -8,6 +8,7 @@ mod cli_help;
 mod dispatch;
 mod exec_steps;
 mod fake_github_selftest;
+mod implement;
 mod init;
 mod plan_handoff;
 mod run_plan;

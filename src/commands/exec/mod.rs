@@ -7,6 +7,7 @@ mod finalize;
 mod plan_save_to_issue;
 mod prepare;
 mod register_one_shot_plan;
+mod run_implement;
 mod run_plan;
 mod validate_outputs;
 mod write_prompt;
@@ -23,6 +24,7 @@ pub fn run(step: ExecCommand, ctx: &Context) -> Result<()> {
         ExecCommand::RunPlan(args) => run_plan::run(&args, ctx)?,
         ExecCommand::Prepare(args) => prepare::run(&args, ctx)?,
         ExecCommand::FetchPlan(args) => fetch_plan::run(&args, ctx)?,
+        ExecCommand::RunImplement(args) => run_implement::run(&args, ctx)?,
         ExecCommand::Finalize(args) => finalize::run(&args, ctx)?,
         ExecCommand::PlanSaveToIssue(args) => plan_save_to_issue::run(&args, ctx)?,
         ExecCommand::RegisterOneShotPlan(args) => register_one_shot_plan::run(&args, ctx)?,

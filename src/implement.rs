@@ -1,0 +1,791 @@
+//! Implementing a plan step by step: one fresh agent session per step, the verify command, one
+//! commit per step, a push, and the progress shown through the tracker. At the first failure it
+//! stops, keeps every finished step, keeps the failed step's partial work as a patch, and says
+//! how to resume. `exec run-implement` (CI, GitHub tracker) and `oneshot run` (local tracker) run
+//! this same code.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::actions::Runner;
+use crate::agent::{self, Phase, SessionRequest, SessionSettings, prompts};
+use crate::error::{Error, IoContext, Result};
+use crate::git::Git;
+use crate::markers::{StepRecord, StepState};
+use crate::plan::Step;
+use crate::tracker::{FailureReport, PlanRecord, Tracker, merge_states};
+use crate::workspace::{self, Workspace};
+
+/// Paths no implementation session may change, whatever the configuration says.
+const ALWAYS_PROTECTED: &[&str] = &[".impl/**", ".worker-impl/**", ".git/**"];
+/// The end of the verify command's output shown to the agent and in reports.
+const OUTPUT_TAIL: usize = 6_000;
+/// Longest patch shown inline in the failure report.
+const INLINE_DIFF_LIMIT: usize = 20_000;
+
+/// Everything the step loop needs, resolved by the caller.
+pub struct Engine<'a> {
+    pub runner: &'a Runner,
+    pub ws: &'a Workspace,
+    /// git for commits and pushes (with the push credential in CI).
+    pub git: Git,
+    pub branch: String,
+    pub remote: String,
+    /// Push after each step (CI); a local run pushes only when asked.
+    pub push: bool,
+    pub session: SessionSettings,
+    pub verify_command: Option<String>,
+    pub verify_timeout: Duration,
+    pub verify_retries: u32,
+    pub step_timeout: Duration,
+    /// Cost cap for the whole one-shot, counting steps done in earlier runs.
+    pub budget_usd: Option<f64>,
+    pub protected_paths: Vec<String>,
+    /// Added to each step commit as a `Co-authored-by` trailer.
+    pub submitted_by: Option<String>,
+    /// How to resume from a step, in words for the failure report.
+    pub resume_hint: Box<dyn Fn(u32) -> String + 'a>,
+}
+
+/// How a run of the step loop ended.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    pub completed: Vec<u32>,
+    pub failed_step: Option<u32>,
+    pub cost_usd: f64,
+    pub duration_s: f64,
+    pub steps: Vec<StepRecord>,
+}
+
+/// A step that could not be finished, with the evidence.
+struct StepFailure {
+    cause: String,
+    agent_output: Option<String>,
+    cost_usd: f64,
+    /// HEAD when the step started: the partial work is everything since.
+    base: Option<String>,
+}
+
+struct StepDone {
+    commit: Option<String>,
+    cost_usd: f64,
+}
+
+impl Engine<'_> {
+    /// Runs every step from `from_step` (default: the first step not done). Returns the outcome;
+    /// a failed step is an `Err` of kind `StepFailed` after the tracker was told.
+    pub fn run(
+        &self,
+        tracker: &mut dyn Tracker,
+        record: &PlanRecord,
+        from_step: Option<u32>,
+    ) -> Result<RunOutcome> {
+        let plan = &record.plan;
+        let recorded = tracker.recorded_steps()?;
+        let mut steps = merge_states(plan, &recorded);
+        let start = match from_step {
+            Some(k) => {
+                if plan.step(k).is_none() {
+                    return Err(Error::input(format!(
+                        "the plan has no step {k} (it has steps 1 to {})",
+                        plan.steps.len()
+                    )));
+                }
+                k
+            }
+            None => match steps.iter().find(|s| s.state != StepState::Done) {
+                Some(s) => s.number,
+                None => {
+                    self.runner.info("Every step is already done.");
+                    return Ok(RunOutcome {
+                        completed: Vec::new(),
+                        steps,
+                        ..Default::default()
+                    });
+                }
+            },
+        };
+        for s in steps.iter_mut().filter(|s| s.number >= start) {
+            *s = StepRecord {
+                state: StepState::Queued,
+                duration_s: None,
+                cost_usd: None,
+                commit: None,
+                note: None,
+                ..s.clone()
+            };
+        }
+        let spent_before: f64 = steps
+            .iter()
+            .filter(|s| s.number < start)
+            .filter_map(|s| s.cost_usd)
+            .sum();
+        let run_start = Instant::now();
+        let mut outcome = RunOutcome::default();
+        let mut any_change = steps.iter().any(|s| s.number < start && s.commit.is_some());
+
+        set_state(&mut steps, start, StepState::InProgress);
+        tracker.set_progress(&steps)?;
+
+        let todo: Vec<&Step> = plan.steps.iter().filter(|s| s.number >= start).collect();
+        for (i, step) in todo.iter().enumerate() {
+            let step_start = Instant::now();
+            let done: Vec<u32> = steps
+                .iter()
+                .filter(|s| s.state == StepState::Done)
+                .map(|s| s.number)
+                .collect();
+            let result = {
+                let _group = self
+                    .runner
+                    .group(&format!("Step {}: {}", step.number, step.title));
+                let base = self.git.head().ok();
+                self.run_step(record, step, &done, spent_before + outcome.cost_usd)
+                    .map_err(|f| StepFailure {
+                        base: base.clone(),
+                        ..f
+                    })
+            };
+            let elapsed = step_start.elapsed().as_secs_f64();
+            match result {
+                Ok(finished) => {
+                    outcome.cost_usd += finished.cost_usd;
+                    outcome.completed.push(step.number);
+                    any_change |= finished.commit.is_some();
+                    if let Some(s) = steps.iter_mut().find(|s| s.number == step.number) {
+                        s.state = StepState::Done;
+                        s.duration_s = Some(elapsed);
+                        s.cost_usd = Some(finished.cost_usd);
+                        s.commit = finished.commit.clone();
+                        s.note = finished.commit.is_none().then(|| "no changes".to_string());
+                    }
+                    self.runner.info(&format!(
+                        "Step {} done in {}{}",
+                        step.number,
+                        crate::markers::format_duration(elapsed),
+                        finished
+                            .commit
+                            .as_deref()
+                            .map(|c| format!(", commit {}", &c[..c.len().min(7)]))
+                            .unwrap_or_else(|| ", no changes".into())
+                    ));
+                    // Past the budget: stop before the next step, cleanly, like a failure.
+                    let spent = spent_before + outcome.cost_usd;
+                    if let (Some(budget), Some(next)) = (self.budget_usd, todo.get(i + 1))
+                        && spent >= budget
+                    {
+                        let cause = format!(
+                            "the budget of ${budget:.2} is spent (${spent:.2} so far); step {} was not started",
+                            next.number
+                        );
+                        return Err(
+                            self.stop(tracker, &mut steps, next, cause, None, None, outcome)
+                        );
+                    }
+                    if let Some(next) = todo.get(i + 1) {
+                        set_state(&mut steps, next.number, StepState::InProgress);
+                    }
+                    tracker.set_progress(&steps)?;
+                }
+                Err(failure) => {
+                    outcome.cost_usd += failure.cost_usd;
+                    if let Some(s) = steps.iter_mut().find(|s| s.number == step.number) {
+                        s.duration_s = Some(elapsed);
+                        s.cost_usd = Some(failure.cost_usd);
+                    }
+                    let patch = self.keep_partial_work(step.number, failure.base.as_deref())?;
+                    return Err(self.stop(
+                        tracker,
+                        &mut steps,
+                        step,
+                        failure.cause,
+                        failure.agent_output,
+                        patch,
+                        outcome,
+                    ));
+                }
+            }
+        }
+        outcome.duration_s = run_start.elapsed().as_secs_f64();
+        outcome.steps = steps;
+        if !any_change {
+            return Err(Error::step_failed(
+                "no step changed anything: the plan was implemented as empty steps",
+            )
+            .hint("check the plan's steps and the agent's transcripts in .impl/runs/"));
+        }
+        Ok(outcome)
+    }
+
+    /// Marks `step` failed and the rest not started, tells the tracker, and returns the error.
+    #[allow(clippy::too_many_arguments)]
+    fn stop(
+        &self,
+        tracker: &mut dyn Tracker,
+        steps: &mut [StepRecord],
+        step: &Step,
+        cause: String,
+        agent_output: Option<String>,
+        patch: Option<(PathBuf, String)>,
+        outcome: RunOutcome,
+    ) -> Error {
+        for s in steps.iter_mut() {
+            if s.number == step.number {
+                s.state = StepState::Failed;
+                s.note = Some(one_line(&cause, 200));
+            } else if s.number > step.number && s.state != StepState::Done {
+                s.state = StepState::NotStarted;
+            }
+        }
+        let (diff, artifacts_note) = match &patch {
+            Some((path, text)) if text.len() <= INLINE_DIFF_LIMIT => (Some(text.clone()), None),
+            Some((path, text)) => (
+                None,
+                Some(format!(
+                    "The partial work ({} KiB) is kept as `{}` in the run's artifacts, next to the session transcripts.",
+                    text.len() / 1024,
+                    relative(&self.ws.root, path)
+                )),
+            ),
+            None => (None, None),
+        };
+        let report = FailureReport {
+            step: step.number,
+            step_title: step.title.clone(),
+            cause: cause.clone(),
+            agent_output,
+            diff,
+            artifacts_note,
+            resume: (self.resume_hint)(step.number),
+        };
+        let mut err = Error::step_failed(format!(
+            "step {} ({}) failed: {cause}",
+            step.number, step.title
+        ))
+        .hint(format!("to resume: {}", report.resume));
+        if !outcome.completed.is_empty() {
+            err = err.hint(format!(
+                "steps {} are done and kept",
+                outcome
+                    .completed
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if let Err(e) = tracker.set_progress(steps) {
+            err = err.cause(format!(
+                "also, the progress could not be updated: {}",
+                e.render()
+            ));
+        }
+        if let Err(e) = tracker.report_failure(&report) {
+            err = err.cause(format!(
+                "also, the failure report could not be posted: {}",
+                e.render()
+            ));
+        }
+        err
+    }
+
+    /// One step: sessions until the verify command passes (or the retries run out), then the
+    /// commit and the push.
+    fn run_step(
+        &self,
+        record: &PlanRecord,
+        step: &Step,
+        done: &[u32],
+        spent: f64,
+    ) -> std::result::Result<StepDone, StepFailure> {
+        let started = Instant::now();
+        let head_before = self
+            .git
+            .head()
+            .map_err(|e| failure(e.render(), None, 0.0))?;
+        let mut cost = 0.0;
+        let mut feedback: Option<String> = None;
+        let mut attempt = 0;
+        loop {
+            let remaining = self.step_timeout.saturating_sub(started.elapsed());
+            if remaining.is_zero() {
+                return Err(failure(
+                    format!(
+                        "the step took longer than its limit of {}",
+                        human(self.step_timeout)
+                    ),
+                    None,
+                    cost,
+                ));
+            }
+            let mut settings = self.session.clone();
+            settings.timeout = settings.timeout.min(remaining);
+            settings.protected_paths = self.protected_paths.clone();
+            if let Some(budget) = self.budget_usd {
+                let left = budget - spent - cost;
+                if left <= 0.0 {
+                    return Err(failure(
+                        format!("the budget of ${budget:.2} is spent"),
+                        None,
+                        cost,
+                    ));
+                }
+                settings.budget_usd = Some(settings.budget_usd.map_or(left, |b| b.min(left)));
+            }
+            let prompt = self
+                .prompt(record, step, done, feedback.as_deref())
+                .map_err(|e| failure(e.render(), None, cost))?;
+            let run_dir = self.ws.path(workspace::RUNS_DIR);
+            let run_name =
+                agent::next_run_name(&run_dir, &format!("implement-step{}", step.number));
+            let report = agent::run(
+                self.runner,
+                &settings,
+                &SessionRequest {
+                    phase: Phase::Implement,
+                    workdir: &self.ws.root,
+                    prompt: &prompt,
+                    run_dir: &run_dir,
+                    run_name: &run_name,
+                },
+            )
+            .map_err(|e| failure(e.render(), None, cost))?;
+            let _ = report.write(&run_dir.join(format!("{run_name}.json")));
+            cost += report.cost_usd.unwrap_or(0.0);
+            let last_words = report
+                .final_text
+                .clone()
+                .or_else(|| report.stderr_tail.clone())
+                .map(|t| tail(&t, OUTPUT_TAIL));
+            if let Some(err) = report.error(
+                &format!("the session for step {}", step.number),
+                &settings.agent,
+            ) {
+                return Err(failure(
+                    err.render().lines().next().unwrap_or_default().to_string(),
+                    last_words,
+                    cost,
+                ));
+            }
+
+            let changed = self
+                .git
+                .files_changed_since(&head_before)
+                .map_err(|e| failure(e.render(), None, cost))?;
+            let protected: Vec<&String> = changed.iter().filter(|f| self.is_protected(f)).collect();
+            if !protected.is_empty() {
+                return Err(failure(
+                    format!(
+                        "the agent changed protected paths, which oneshot refuses to commit: {}",
+                        protected
+                            .iter()
+                            .map(|p| format!("`{p}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    last_words,
+                    cost,
+                ));
+            }
+
+            let Some(command) = &self.verify_command else {
+                break;
+            };
+            match run_verify(command, &self.ws.root, self.verify_timeout) {
+                Ok(()) => break,
+                Err(output) if attempt < self.verify_retries => {
+                    attempt += 1;
+                    self.runner.info(&format!(
+                        "The check `{command}` failed; giving the agent another session ({attempt} of {})",
+                        self.verify_retries
+                    ));
+                    feedback = Some(output);
+                }
+                Err(output) => {
+                    let tries = if self.verify_retries == 0 {
+                        String::new()
+                    } else {
+                        format!(" after {} retries", self.verify_retries)
+                    };
+                    return Err(failure(
+                        format!("the check `{command}` failed{tries}"),
+                        Some(output),
+                        cost,
+                    ));
+                }
+            }
+        }
+
+        let mut message = format!("Step {}: {}\n", step.number, step.title);
+        if let Some(who) = self
+            .submitted_by
+            .as_deref()
+            .filter(|w| !w.is_empty() && !w.ends_with("[bot]"))
+        {
+            message.push_str(&format!(
+                "\nCo-authored-by: {who} <{who}@users.noreply.github.com>\n"
+            ));
+        }
+        self.git
+            .commit_all(&message)
+            .map_err(|e| failure(e.render(), None, cost))?;
+        let head = self
+            .git
+            .head()
+            .map_err(|e| failure(e.render(), None, cost))?;
+        let commit = (head != head_before).then_some(head);
+        if commit.is_some() && self.push {
+            self.publish().map_err(|e| {
+                failure(
+                    e.render().lines().next().unwrap_or_default().to_string(),
+                    None,
+                    cost,
+                )
+            })?;
+        }
+        Ok(StepDone {
+            commit,
+            cost_usd: cost,
+        })
+    }
+
+    fn prompt(
+        &self,
+        record: &PlanRecord,
+        step: &Step,
+        done: &[u32],
+        feedback: Option<&str>,
+    ) -> Result<String> {
+        let steps: Vec<(u32, String)> = record
+            .plan
+            .steps
+            .iter()
+            .map(|s| (s.number, s.title.clone()))
+            .collect();
+        let prompt = prompts::implement(
+            &self.ws.root,
+            &prompts::ImplementInput {
+                plan: &record.text,
+                steps: &steps,
+                current: step.number,
+                step_body: &step.body,
+                done,
+                verify_command: self.verify_command.as_deref(),
+                protected_paths: &self.protected_paths,
+            },
+        )?;
+        let mut text = prompt.text;
+        if let Some(output) = feedback {
+            text.push_str(&format!(
+                "\n\n## The check failed\n\nAfter the last session, `{}` failed. Fix the cause; its output ends with:\n\n```text\n{}\n```\n",
+                self.verify_command.as_deref().unwrap_or_default(),
+                output.replace("```", "ʼʼʼ")
+            ));
+        }
+        Ok(text)
+    }
+
+    fn is_protected(&self, path: &str) -> bool {
+        ALWAYS_PROTECTED
+            .iter()
+            .copied()
+            .chain(self.protected_paths.iter().map(String::as_str))
+            .any(|g| glob_match(g, path))
+    }
+
+    /// Pushes the branch; if it moved on the remote, rebases the new commits onto it when they
+    /// apply cleanly, else fails with the reason.
+    fn publish(&self) -> Result<()> {
+        if self.git.push_head(&self.remote, &self.branch)? {
+            return Ok(());
+        }
+        self.runner.info(&format!(
+            "{} moved on the remote; rebasing this step onto it",
+            self.branch
+        ));
+        let upstream = self
+            .git
+            .remote_branch_commit(&self.remote, &self.branch)?
+            .ok_or_else(|| {
+                Error::git(format!(
+                    "the branch {} was deleted on the remote",
+                    self.branch
+                ))
+            })?;
+        self.git.fetch_objects(&self.remote, &self.branch)?;
+        let bot = self
+            .git
+            .with_config("user.name", crate::git::BOT_NAME)
+            .with_config("user.email", crate::git::BOT_EMAIL);
+        let rebase = bot.try_run(
+            "rebase onto the remote branch",
+            &["rebase", "--quiet", &upstream],
+        )?;
+        if !rebase.success {
+            let _ = self.git.try_run("abort the rebase", &["rebase", "--abort"]);
+            return Err(Error::git(format!(
+                "{} moved on the remote and this step's commit does not apply on top of it",
+                self.branch
+            ))
+            .cause(rebase.stderr.trim().to_string())
+            .hint("someone pushed to the branch while oneshot worked; merge their change, then resume from this step"));
+        }
+        if !self.git.push_head(&self.remote, &self.branch)? {
+            return Err(Error::git(format!(
+                "{} keeps moving on the remote; could not push",
+                self.branch
+            )));
+        }
+        Ok(())
+    }
+
+    /// Saves the failed step's changes (commits it made and uncommitted work) as a patch in
+    /// `.impl/runs/`, without pushing anything.
+    fn keep_partial_work(
+        &self,
+        step: u32,
+        base: Option<&str>,
+    ) -> Result<Option<(PathBuf, String)>> {
+        // Staging makes new files part of the diff; nothing is committed.
+        let _ = self.git.run("stage the partial work", &["add", "--all"]);
+        let base = base.unwrap_or("HEAD");
+        let diff = self.git.run(
+            "save the partial work",
+            &["diff", "--cached", "--binary", base],
+        )?;
+        if diff.trim().is_empty() {
+            return Ok(None);
+        }
+        let dir = self.ws.path(workspace::RUNS_DIR);
+        std::fs::create_dir_all(&dir)
+            .io_context(|| format!("could not create {}", dir.display()))?;
+        let path = dir.join(format!("step-{step}-partial.patch"));
+        std::fs::write(&path, &diff)
+            .io_context(|| format!("could not write {}", path.display()))?;
+        Ok(Some((path, diff)))
+    }
+}
+
+/// The implementing sessions' settings from the layered configuration.
+pub fn session_settings(settings: &crate::config::Settings) -> Result<SessionSettings> {
+    let phase = &settings.implement;
+    let agent = agent::AgentSpec::parse(&phase.agent)?;
+    let model = phase
+        .model
+        .as_deref()
+        .map(|m| agent.resolve_model(m))
+        .transpose()?;
+    Ok(SessionSettings {
+        agent,
+        model,
+        timeout: phase.timeout,
+        max_turns: phase.max_turns,
+        protected_paths: settings.protected_paths.clone(),
+        ..SessionSettings::default()
+    })
+}
+
+fn failure(cause: String, agent_output: Option<String>, cost_usd: f64) -> StepFailure {
+    StepFailure {
+        cause,
+        agent_output,
+        cost_usd,
+        base: None,
+    }
+}
+
+fn set_state(steps: &mut [StepRecord], number: u32, state: StepState) {
+    if let Some(s) = steps.iter_mut().find(|s| s.number == number) {
+        s.state = state;
+    }
+}
+
+/// Runs the verify command with `sh -c` in its own process group; the error is the end of its
+/// output (stdout and stderr together, as a person would see them).
+fn run_verify(command: &str, dir: &Path, timeout: Duration) -> std::result::Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    let log = match tempfile::tempfile() {
+        Ok(f) => f,
+        Err(e) => {
+            return Err(format!(
+                "could not make a temporary file for the check's output: {e}"
+            ));
+        }
+    };
+    let (Ok(out), Ok(err)) = (log.try_clone(), log.try_clone()) else {
+        return Err("could not set up the check's output".into());
+    };
+    let mut child = match Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .process_group(0)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return Err(format!("could not start `sh -c {command}`: {e}")),
+    };
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() >= timeout => {
+                let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(format!("could not wait for the check: {e}")),
+        }
+    };
+    let output = read_tail(log, OUTPUT_TAIL);
+    match status {
+        Some(s) if s.success() => Ok(()),
+        Some(s) => Err(format!(
+            "{output}\n(exit code {})",
+            s.code().map_or("signal".into(), |c| c.to_string())
+        )),
+        None => Err(format!("{output}\n(stopped after {})", human(timeout))),
+    }
+}
+
+fn read_tail(mut file: std::fs::File, max: usize) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.seek(SeekFrom::End(0)).unwrap_or(0);
+    let start = len.saturating_sub(max as u64);
+    let _ = file.seek(SeekFrom::Start(start));
+    let mut bytes = Vec::new();
+    let _ = file.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if start > 0 {
+        format!("…{text}")
+    } else {
+        text
+    }
+}
+
+fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &text[start..])
+}
+
+fn one_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        line.chars().take(max).collect::<String>() + "…"
+    }
+}
+
+fn human(d: Duration) -> String {
+    crate::markers::format_duration(d.as_secs_f64())
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Glob matching for protected paths: `**` any number of path segments, `*` any characters in a
+/// segment, `?` one character; a pattern without a slash also matches the file name anywhere.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    fn segments(p: &[&str], s: &[&str]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(&"**"), _) => segments(&p[1..], s) || (!s.is_empty() && segments(p, &s[1..])),
+            (Some(pat), Some(seg)) => {
+                segment(pat.as_bytes(), seg.as_bytes()) && segments(&p[1..], &s[1..])
+            }
+            _ => false,
+        }
+    }
+    fn segment(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => segment(&p[1..], s) || (!s.is_empty() && segment(p, &s[1..])),
+            (Some(b'?'), Some(_)) => segment(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => segment(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    let pattern = pattern.trim_start_matches("./").trim_start_matches('/');
+    let pattern = pattern
+        .strip_suffix('/')
+        .map(|p| format!("{p}/**"))
+        .unwrap_or_else(|| pattern.to_string());
+    let p: Vec<&str> = pattern.split('/').collect();
+    let s: Vec<&str> = path.split('/').collect();
+    if !pattern.contains('/') {
+        return s
+            .iter()
+            .any(|seg| segment(pattern.as_bytes(), seg.as_bytes()));
+    }
+    segments(&p, &s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(
+            ".github/workflows/**",
+            ".github/workflows/ci.yml"
+        ));
+        assert!(glob_match(
+            ".github/workflows/**",
+            ".github/workflows/a/b.yml"
+        ));
+        assert!(!glob_match(
+            ".github/workflows/**",
+            ".github/dependabot.yml"
+        ));
+        assert!(glob_match(".impl/**", ".impl/plan.md"));
+        assert!(glob_match("*.lock", "sub/Cargo.lock"));
+        assert!(glob_match("secrets/", "secrets/key.pem"));
+        assert!(glob_match("src/*.rs", "src/main.rs"));
+        assert!(!glob_match("src/*.rs", "src/a/main.rs"));
+        assert!(glob_match("src/**/*.rs", "src/main.rs"));
+    }
+
+    #[test]
+    fn verify_runs_with_a_time_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(run_verify("true", dir.path(), Duration::from_secs(5)).is_ok());
+        let err = run_verify(
+            "echo broken >&2; exit 3",
+            dir.path(),
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("broken") && err.contains("exit code 3"),
+            "{err}"
+        );
+        let started = Instant::now();
+        let err = run_verify("sleep 30", dir.path(), Duration::from_millis(300)).unwrap_err();
+        assert!(err.contains("stopped after"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn tails_keep_the_end() {
+        assert_eq!(tail("abcdef", 3), "…def");
+        assert_eq!(tail("ab", 3), "ab");
+    }
+}
