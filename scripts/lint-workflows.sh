@@ -62,14 +62,18 @@ fi
 mkdir -p "$scratch/.github/actions"
 cp .github/workflows/one-shot.yml .github/workflows/plan-implement.yml "$scratch/.github/workflows/"
 cp -R .github/actions/install "$scratch/.github/actions/"
-sed -i.orig 's#^\(    uses: \)[^ ]*/\.github/workflows/one-shot\.yml@.*$#\1./.github/workflows/one-shot.yml#' \
-  "$scratch/.github/workflows/oneshot.yml"
-rm "$scratch/.github/workflows/oneshot.yml.orig"
-grep -q '^    uses: ./.github/workflows/one-shot.yml$' "$scratch/.github/workflows/oneshot.yml" || {
-  echo "error: the workflow oneshot init writes does not call one-shot.yml as expected" >&2
-  exit 1
-}
-(cd "$scratch" && actionlint .github/workflows/oneshot.yml)
+for called in one-shot plan-implement; do
+  caller=oneshot.yml
+  [ "$called" = plan-implement ] && caller=oneshot-resume.yml
+  sed -i.orig "s#^\\(    uses: \\)[^ ]*/\\.github/workflows/$called\\.yml@.*\$#\\1./.github/workflows/$called.yml#" \
+    "$scratch/.github/workflows/$caller"
+  rm "$scratch/.github/workflows/$caller.orig"
+  grep -q "^    uses: ./.github/workflows/$called.yml\$" "$scratch/.github/workflows/$caller" || {
+    echo "error: the workflow $caller that oneshot init writes does not call $called.yml as expected" >&2
+    exit 1
+  }
+done
+(cd "$scratch" && actionlint .github/workflows/oneshot.yml .github/workflows/oneshot-resume.yml)
 
 echo "--- zizmor"
 zizmor --offline --quiet "${workflows[@]}" "${actions[@]}"

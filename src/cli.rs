@@ -42,6 +42,10 @@ pub enum Command {
 
     Dispatch(DispatchArgs),
 
+    Status(StatusArgs),
+
+    Resume(ResumeArgs),
+
     Init(InitArgs),
 }
 
@@ -85,6 +89,7 @@ pub enum ExecCommand {
     FetchPlan(FetchPlanArgs),
     RunImplement(RunImplementArgs),
     Finalize(FinalizeArgs),
+    CloseRejected(CloseRejectedArgs),
 }
 
 /// How to reach GitHub: shared by every command that talks to it.
@@ -414,9 +419,9 @@ pub struct FinalizeArgs {
     #[arg(long, value_name = "NUMBER")]
     pub issue: u64,
 
-    /// The pull request.
+    /// The pull request [default: the one named in the plan issue].
     #[arg(long, value_name = "NUMBER")]
-    pub pr: u64,
+    pub pr: Option<u64>,
 
     /// How the implement step ended.
     #[arg(long, value_enum)]
@@ -461,9 +466,9 @@ pub struct RunImplementArgs {
     #[arg(long, value_name = "NUMBER")]
     pub issue: u64,
 
-    /// The pull request.
+    /// The pull request [default: the one named in the plan issue].
     #[arg(long, value_name = "NUMBER")]
-    pub pr: u64,
+    pub pr: Option<u64>,
 
     /// Start at this step (re-implementing it even if it was done) [default: the first step not done].
     #[arg(long, value_name = "K")]
@@ -484,6 +489,86 @@ pub struct RunImplementArgs {
     /// The branch of the work [default: the checked-out branch].
     #[arg(long, value_name = "BRANCH")]
     pub branch: Option<String>,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
+}
+
+/// Close the draft PR of a task the planner rejected, with the reason.
+///
+/// Reads the reason from .impl/plan-result.json (`{"rejected": true, "reason": …}`), posts it
+/// on the pull request, closes it, and shows it as a notice. Output: `rejected`.
+///
+/// Example:
+///   oneshot exec close-rejected --pr 42
+#[derive(Debug, Args)]
+pub struct CloseRejectedArgs {
+    /// The draft pull request.
+    #[arg(long, value_name = "NUMBER")]
+    pub pr: u64,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
+}
+
+/// Show a one-shot's progress: its steps with their states, time and cost, and the latest run.
+///
+/// Reads the progress recorded in the pull request (by number, or found by its branch) and the
+/// state of the workflow run.
+///
+/// Example:
+///   oneshot status 42
+///   oneshot status oneshot-add-a-verbose-flag-01-15-1430 --json
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct StatusArgs {
+    /// The pull request number or the branch.
+    #[arg(value_name = "PR|BRANCH")]
+    pub target: String,
+
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
+}
+
+/// Continue a one-shot from a step: dispatches the implement workflow for its plan and branch.
+///
+/// Checks the step states recorded in the pull request, then dispatches
+/// .github/workflows/oneshot-resume.yml (written by `oneshot init`) for the PR's plan issue and
+/// branch, starting at the first step not done, or at --from-step.
+///
+/// Example:
+///   oneshot resume 42
+///   oneshot resume 42 --from-step 2
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ResumeArgs {
+    /// The pull request.
+    #[arg(value_name = "PR")]
+    pub pr: u64,
+
+    /// Start at this step [default: the first step not done].
+    #[arg(long, value_name = "K")]
+    pub from_step: Option<u32>,
+
+    /// The model for the remaining steps.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// The agent for the remaining steps.
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+
+    /// The workflow to dispatch, in .github/workflows/.
+    #[arg(long, default_value = "oneshot-resume.yml", value_name = "FILE")]
+    pub workflow: String,
+
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 
     #[command(flatten)]
     pub github: GitHubArgs,

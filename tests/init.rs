@@ -6,7 +6,11 @@ use serde_json::Value;
 use crate::support::{TestEnv, render, run_ok, stdout_json};
 
 const WORKFLOW: &str = ".github/workflows/oneshot.yml";
+const RESUME: &str = ".github/workflows/oneshot-resume.yml";
+const PLAN_PROMPT: &str = ".claude/commands/oneshot/plan.md";
+const IMPLEMENT_PROMPT: &str = ".claude/commands/oneshot/implement.md";
 const CONFIG: &str = ".github/oneshot.toml";
+const FILES: [&str; 5] = [WORKFLOW, RESUME, PLAN_PROMPT, IMPLEMENT_PROMPT, CONFIG];
 
 /// The status of each file in `oneshot init --json` output, as (path, status).
 fn statuses(json: &Value) -> Vec<(String, String)> {
@@ -24,10 +28,20 @@ fn statuses(json: &Value) -> Vec<(String, String)> {
 }
 
 fn all(status: &str) -> Vec<(String, String)> {
-    vec![
-        (WORKFLOW.to_string(), status.to_string()),
-        (CONFIG.to_string(), status.to_string()),
-    ]
+    except(status, "", "")
+}
+
+/// Every file with `status`, except `path`, which has `other`.
+fn except(status: &str, path: &str, other: &str) -> Vec<(String, String)> {
+    FILES
+        .iter()
+        .map(|f| {
+            (
+                f.to_string(),
+                if *f == path { other } else { status }.to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -76,7 +90,10 @@ fn json_lists_files_secrets_and_next_commands() {
     let next = json["next"].as_array().unwrap();
     assert_eq!(
         next[0],
-        format!("git add {WORKFLOW} {CONFIG} && git commit -m \"Set up oneshot\" && git push")
+        format!(
+            "git add {} && git commit -m \"Set up oneshot\" && git push",
+            FILES.join(" ")
+        )
     );
     assert!(next[1].as_str().unwrap().starts_with("oneshot dispatch "));
 }
@@ -112,24 +129,12 @@ fn a_changed_file_is_skipped_then_overwritten_with_force() {
     assert_eq!(repo.read(CONFIG), edited, "a changed file was replaced");
 
     let json = stdout_json(&run_ok(env.oneshot(&repo.work).args(["init", "--json"])));
-    assert_eq!(
-        statuses(&json),
-        [
-            (WORKFLOW.to_string(), "unchanged".to_string()),
-            (CONFIG.to_string(), "skipped".to_string())
-        ]
-    );
+    assert_eq!(statuses(&json), except("unchanged", CONFIG, "skipped"));
 
     let json = stdout_json(&run_ok(
         env.oneshot(&repo.work).args(["init", "--force", "--json"]),
     ));
-    assert_eq!(
-        statuses(&json),
-        [
-            (WORKFLOW.to_string(), "unchanged".to_string()),
-            (CONFIG.to_string(), "overwritten".to_string())
-        ]
-    );
+    assert_eq!(statuses(&json), except("unchanged", CONFIG, "overwritten"));
     assert_eq!(repo.read(CONFIG), original);
 }
 
@@ -140,13 +145,7 @@ fn a_deleted_file_is_written_again() {
     run_ok(env.oneshot(&repo.work).arg("init"));
     std::fs::remove_file(repo.work.join(WORKFLOW)).unwrap();
     let json = stdout_json(&run_ok(env.oneshot(&repo.work).args(["init", "--json"])));
-    assert_eq!(
-        statuses(&json),
-        [
-            (WORKFLOW.to_string(), "created".to_string()),
-            (CONFIG.to_string(), "unchanged".to_string())
-        ]
-    );
+    assert_eq!(statuses(&json), except("unchanged", WORKFLOW, "created"));
 }
 
 #[test]

@@ -41,6 +41,14 @@ pub struct Prompt {
 }
 
 /// The planner's prompt for `task` (the text of `.impl/task.md`).
+/// The built-in prompts as files a repository can adopt and adapt (`oneshot init` writes them).
+pub fn builtin_files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (PLAN_PATH, PLAN_BUILTIN),
+        (IMPLEMENT_PATH, IMPLEMENT_BUILTIN),
+    ]
+}
+
 pub fn plan(repo: &Path, task: &str) -> Result<Prompt> {
     let (template, source) = template(repo, PLAN_PATH, PLAN_BUILTIN)?;
     let tag = format!("task_{}", random_hex());

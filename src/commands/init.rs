@@ -21,13 +21,14 @@ pub const ONESHOT_REPOSITORY: &str = "oneshot-dev/oneshot";
 /// The caller workflow, in the target repository. `oneshot dispatch` targets this file.
 pub const CALLER_WORKFLOW_PATH: &str = ".github/workflows/oneshot.yml";
 
+/// The caller of the implement workflow, in the target repository: `oneshot resume` dispatches
+/// it to continue a one-shot from a step.
+pub const RESUME_WORKFLOW_PATH: &str = ".github/workflows/oneshot-resume.yml";
+
 /// The agent prompts `init` writes (path in the repository, content), so that a repository can
 /// read and adapt them; the binary uses its embedded copies when the files are absent.
 pub fn prompt_files() -> Vec<(&'static str, &'static str)> {
-    // The planner's and the implementer's prompts (`.claude/commands/oneshot/plan.md` and
-    // `implement.md`) live with the agent adapters in src/agent/; they are listed here once
-    // that module provides them. Until then `init` writes no prompt file.
-    Vec::new()
+    crate::agent::prompts::builtin_files()
 }
 
 /// What happened to one file.
@@ -132,7 +133,10 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
 
 /// Every file `init` writes, in order: the caller workflow, the prompts, the configuration.
 pub fn files(version: &str) -> Vec<(&'static str, String)> {
-    let mut files = vec![(CALLER_WORKFLOW_PATH, caller_workflow(version))];
+    let mut files = vec![
+        (CALLER_WORKFLOW_PATH, caller_workflow(version)),
+        (RESUME_WORKFLOW_PATH, resume_workflow(version)),
+    ];
     files.extend(
         prompt_files()
             .into_iter()
@@ -348,6 +352,83 @@ jobs:
       distinct_id: ${{ inputs.distinct_id }}
     # The workflow reads ONESHOT_TOKEN, the agent's key (ANTHROPIC_API_KEY or
     # CLAUDE_CODE_OAUTH_TOKEN, OPENAI_API_KEY, GEMINI_API_KEY) and ONESHOT_WEBHOOK_URL.
+    secrets: inherit
+"#;
+
+/// The repository's `.github/workflows/oneshot-resume.yml`: runs the implement job alone, from
+/// a step, for a one-shot whose plan issue and pull request exist.
+pub fn resume_workflow(version: &str) -> String {
+    RESUME_TEMPLATE
+        .replace("%VERSION%", version)
+        .replace("%REPOSITORY%", ONESHOT_REPOSITORY)
+}
+
+const RESUME_TEMPLATE: &str = r#"# oneshot: continue a one-shot from a step (after a failure, or to redo steps).
+#
+# Written by `oneshot init` (oneshot %VERSION%). Started by
+#   oneshot resume <PR> [--from-step K]
+# or from the Actions tab with the plan issue's number.
+name: oneshot resume
+
+run-name: "oneshot resume #${{ inputs.issue_number }} from step ${{ inputs.from_step || 'next' }}"
+
+on:
+  workflow_dispatch:
+    inputs:
+      issue_number:
+        description: "The plan issue"
+        required: true
+        type: string
+      from_step:
+        description: "The step to start from (empty: the first step not done)"
+        required: false
+        type: string
+        default: ""
+      branch_name:
+        description: "The branch (empty: the one named in the plan issue)"
+        required: false
+        type: string
+        default: ""
+      pr_number:
+        description: "The pull request (empty: the one named in the plan issue)"
+        required: false
+        type: string
+        default: ""
+      model:
+        description: "Model (empty: the configured default)"
+        required: false
+        type: string
+        default: ""
+      agent:
+        description: "Agent (empty: the configured default)"
+        required: false
+        type: string
+        default: ""
+      submitted_by:
+        description: "Set by oneshot resume: who asked (leave empty when starting by hand)"
+        required: false
+        type: string
+        default: ""
+
+permissions: {}
+
+jobs:
+  implement:
+    name: implement
+    permissions:
+      contents: write
+      pull-requests: write
+      issues: write
+      actions: read
+    uses: %REPOSITORY%/.github/workflows/plan-implement.yml@v%VERSION%
+    with:
+      issue_number: ${{ inputs.issue_number }}
+      from_step: ${{ inputs.from_step }}
+      branch_name: ${{ inputs.branch_name }}
+      pr_number: ${{ inputs.pr_number }}
+      model: ${{ inputs.model }}
+      agent: ${{ inputs.agent }}
+      submitted_by: ${{ inputs.submitted_by }}
     secrets: inherit
 "#;
 

@@ -3,6 +3,8 @@
 pub mod dispatch;
 pub mod exec;
 pub mod init;
+mod resume;
+mod status;
 
 use std::path::PathBuf;
 
@@ -29,6 +31,8 @@ pub fn run(cli: Cli, runner: &Runner, env: &Environment) -> Result<()> {
     let ctx = Context { runner, dir, env };
     match cli.command {
         Command::Exec(step) => exec::run(step, &ctx),
+        Command::Status(args) => status::run(&args, &ctx),
+        Command::Resume(args) => resume::run(&args, &ctx),
         Command::Dispatch(args) => {
             crate::interrupt::install();
             dispatch::run(&args, &ctx)

@@ -27,6 +27,19 @@ pub struct GitHubTracker<'a> {
     pub reviewers: Vec<String>,
 }
 
+/// The pull request a plan issue names in its metadata.
+pub fn pr_of_issue(gh: &GitHub, issue: u64) -> Result<u64> {
+    let body = gh.get_issue(issue, "read the plan issue")?.body;
+    markers::parse_meta(&body)
+        .and_then(|m| m.pr)
+        .ok_or_else(|| {
+            Error::input(format!(
+                "plan issue #{issue} does not name its pull request"
+            ))
+            .hint("pass --pr NUMBER")
+        })
+}
+
 impl GitHubTracker<'_> {
     fn pr(&self) -> Result<u64> {
         self.pr

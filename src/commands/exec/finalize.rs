@@ -18,6 +18,10 @@ pub fn run(args: &FinalizeArgs, ctx: &Context) -> Result<Outputs> {
     let ws = Workspace::find(&ctx.dir)?;
     let settings = config::load(&ws.root, ctx.env, &Overrides::default())?;
     let gh = connect_github(&args.github, ctx)?;
+    let pr = match args.pr {
+        Some(pr) => pr,
+        None => crate::tracker::github::pr_of_issue(&gh, args.issue)?,
+    };
     let branch = match &args.branch {
         Some(b) => b.clone(),
         None => ws
@@ -37,7 +41,7 @@ pub fn run(args: &FinalizeArgs, ctx: &Context) -> Result<Outputs> {
     let run_url = current_run_url(ctx, &gh.server_url, &gh.repo);
     let mut tracker = GitHubTracker {
         gh: &gh,
-        pr: Some(args.pr),
+        pr: Some(pr),
         issue: args.issue,
         branch: Some(branch.clone()),
         run_url: run_url.clone(),
@@ -238,7 +242,10 @@ fn failure(
                 agent_output: None,
                 diff: None,
                 artifacts_note: None,
-                resume: format!("`oneshot resume {} --from-step {n}`", args.pr),
+                resume: format!(
+                    "`oneshot resume {} --from-step {n}`",
+                    tracker.pr.unwrap_or_default()
+                ),
             })?;
             n
         }

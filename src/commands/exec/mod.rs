@@ -1,6 +1,7 @@
 //! `oneshot exec <step>`: one file per workflow step. A step returns its outputs; this module
 //! publishes them (to $GITHUB_OUTPUT in Actions, as JSON on stdout elsewhere).
 
+mod close_rejected;
 pub mod detect_trunk;
 mod fetch_plan;
 mod finalize;
@@ -26,6 +27,7 @@ pub fn run(step: ExecCommand, ctx: &Context) -> Result<()> {
         ExecCommand::FetchPlan(args) => fetch_plan::run(&args, ctx)?,
         ExecCommand::RunImplement(args) => run_implement::run(&args, ctx)?,
         ExecCommand::Finalize(args) => finalize::run(&args, ctx)?,
+        ExecCommand::CloseRejected(args) => close_rejected::run(&args, ctx)?,
         ExecCommand::PlanSaveToIssue(args) => plan_save_to_issue::run(&args, ctx)?,
         ExecCommand::RegisterOneShotPlan(args) => register_one_shot_plan::run(&args, ctx)?,
     };

@@ -29,9 +29,13 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
         })?,
     };
     let gh = connect_github(&args.github, ctx)?;
+    let pr = match args.pr {
+        Some(pr) => pr,
+        None => crate::tracker::github::pr_of_issue(&gh, args.issue)?,
+    };
     let mut tracker = GitHubTracker {
         gh: &gh,
-        pr: Some(args.pr),
+        pr: Some(pr),
         issue: args.issue,
         branch: Some(branch.clone()),
         run_url: current_run_url(ctx, &gh.server_url, &gh.repo),
@@ -39,7 +43,6 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
         reviewers: Vec::new(),
     };
     let record = tracker.plan()?;
-    let pr = args.pr;
     let engine = Engine {
         runner: ctx.runner,
         ws: &ws,

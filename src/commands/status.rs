@@ -1,0 +1,138 @@
+//! `oneshot status <PR|branch>`: the steps of a one-shot and its latest run.
+
+use serde_json::{Value, json};
+
+use super::{Context, connect_github};
+use crate::cli::StatusArgs;
+use crate::error::{Error, Result};
+use crate::github::{GitHub, PullRequest, Request};
+use crate::launch;
+use crate::markers::{self, StepState};
+
+pub fn run(args: &StatusArgs, ctx: &Context) -> Result<()> {
+    let gh = connect_github(&args.github, ctx)?;
+    let pr = find_pull(&gh, &args.target)?;
+    let meta = markers::parse_meta(&pr.body);
+    let steps = meta.as_ref().map(|m| m.steps.clone()).unwrap_or_default();
+    let run = match meta.as_ref().and_then(|m| m.run_id.clone()) {
+        Some(id) => gh
+            .send(&Request::get(
+                format!("{}/actions/runs/{id}", gh.repo.api_path()),
+                "read the workflow run",
+            ))
+            .ok()
+            .map(|r| r.body),
+        None => None,
+    };
+    let pr_state = if pr.state == "closed" {
+        "closed"
+    } else if pr.draft {
+        "draft"
+    } else {
+        "ready for review"
+    };
+    let cost: f64 = steps.iter().filter_map(|s| s.cost_usd).sum();
+    let duration: f64 = steps.iter().filter_map(|s| s.duration_s).sum();
+    let run_status = run.as_ref().map(|r| {
+        let status = r.get("status").and_then(Value::as_str).unwrap_or("unknown");
+        match r.get("conclusion").and_then(Value::as_str) {
+            Some(c) if status == "completed" => c.to_string(),
+            _ => status.replace('_', " "),
+        }
+    });
+    let run_url = run
+        .as_ref()
+        .and_then(|r| {
+            r.get("html_url")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .or_else(|| meta.as_ref().and_then(|m| m.run_url.clone()));
+
+    if args.json {
+        return ctx.runner.print_json(&json!({
+            "success": true,
+            "pr_number": pr.number,
+            "pr_url": pr.html_url,
+            "pr_state": pr_state,
+            "branch": pr.head_ref,
+            "issue_number": meta.as_ref().and_then(|m| m.issue),
+            "run_status": run_status,
+            "run_url": run_url,
+            "steps": steps,
+            "completed_steps": steps.iter().filter(|s| s.state == StepState::Done).count(),
+            "cost_usd": cost,
+            "duration_s": duration,
+        }));
+    }
+    let mut out = format!(
+        "#{} {} — {pr_state}\n{}\n",
+        pr.number, pr.title, pr.html_url
+    );
+    if let Some(issue) = meta.as_ref().and_then(|m| m.issue) {
+        out.push_str(&format!("Plan: #{issue}\n"));
+    }
+    if let Some(status) = &run_status {
+        out.push_str(&format!(
+            "Run: {status}{}\n",
+            run_url
+                .as_deref()
+                .map(|u| format!(" ({u})"))
+                .unwrap_or_default()
+        ));
+    }
+    if steps.is_empty() {
+        out.push_str("\nNo plan yet.\n");
+    } else {
+        out.push('\n');
+        let width = steps
+            .iter()
+            .map(|s| s.title.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(60);
+        for s in &steps {
+            let title: String = s.title.chars().take(60).collect();
+            out.push_str(&format!(
+                "  {:>2}. {:<width$}  {:<11}  {:>7}  {}\n",
+                s.number,
+                title,
+                s.state.label(),
+                s.duration_s
+                    .map(markers::format_duration)
+                    .unwrap_or_default(),
+                s.cost_usd.map(|c| format!("${c:.2}")).unwrap_or_default(),
+            ));
+        }
+        let done = steps.iter().filter(|s| s.state == StepState::Done).count();
+        out.push_str(&format!(
+            "\n{done} of {} steps done · {} · ${cost:.2}\n",
+            steps.len(),
+            markers::format_duration(duration)
+        ));
+        if let Some(failed) = steps.iter().find(|s| s.state == StepState::Failed) {
+            out.push_str(&format!(
+                "Step {} failed. Resume with: oneshot resume {} --from-step {}\n",
+                failed.number, pr.number, failed.number
+            ));
+        }
+    }
+    ctx.runner.print_line(out.trim_end());
+    Ok(())
+}
+
+/// The pull request named by number, or found by its head branch.
+pub fn find_pull(gh: &GitHub, target: &str) -> Result<PullRequest> {
+    let target = target.trim().trim_start_matches('#');
+    if let Ok(number) = target.parse::<u64>() {
+        return gh.get_pull(number);
+    }
+    let list = gh
+        .send(&launch::list_pulls_for_branch(&gh.repo, target))?
+        .body;
+    match list.as_array().and_then(|a| a.first()) {
+        Some(first) => PullRequest::from_json(first),
+        None => Err(Error::input(format!("no pull request has the branch `{target}`"))
+            .hint("pass the pull request's number, or check the branch name with `git ls-remote origin`")),
+    }
+}
