@@ -12,6 +12,7 @@ mod implement;
 mod init;
 mod plan_handoff;
 mod run_plan;
+mod status_resume;
 mod validate_outputs;
 mod workflows;
 
