@@ -25,6 +25,9 @@ pub struct GitHubTracker<'a> {
     pub run_url: Option<String>,
     pub title_prefix: String,
     pub reviewers: Vec<String>,
+    /// The PR as `recorded_steps` just read it, used once by the next `set_progress` instead of
+    /// reading it again (saves a request per run; later updates read it fresh to keep edits).
+    pub just_read: Option<Issue>,
 }
 
 /// The pull request a plan issue names in its metadata.
@@ -112,14 +115,20 @@ impl Tracker for GitHubTracker<'_> {
 
     fn recorded_steps(&mut self) -> Result<Vec<StepRecord>> {
         let pr = self.read_pr()?;
-        Ok(markers::parse_meta(&pr.body)
+        let steps = markers::parse_meta(&pr.body)
             .map(|m| m.steps)
-            .unwrap_or_default())
+            .unwrap_or_default();
+        self.just_read = Some(pr);
+        Ok(steps)
     }
 
     fn set_progress(&mut self, steps: &[StepRecord]) -> Result<()> {
-        // Read the body fresh each time so that edits people made meanwhile are kept.
-        let pr = self.read_pr()?;
+        // Read the body fresh (unless it was read a moment ago) so that edits people made
+        // meanwhile are kept.
+        let pr = match self.just_read.take() {
+            Some(pr) => pr,
+            None => self.read_pr()?,
+        };
         let mut meta = markers::parse_meta(&pr.body).unwrap_or_default();
         meta.steps = steps.to_vec();
         meta.pr = self.pr;

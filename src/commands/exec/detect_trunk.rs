@@ -42,7 +42,10 @@ pub fn detect(git: &Git, explicit: Option<&str>, remote: &str) -> Result<String>
         )),
         Err(e) => tried.push(format!(
             "`git ls-remote --symref {remote} HEAD` failed: {}",
-            e.causes.last().and_then(|c| c.lines().next()).unwrap_or(&e.message)
+            e.causes
+                .last()
+                .and_then(|c| c.lines().next())
+                .unwrap_or(&e.message)
         )),
     }
 

@@ -24,6 +24,7 @@ pub fn run(args: &FetchPlanArgs, ctx: &Context) -> Result<Outputs> {
         run_url: current_run_url(ctx, &gh.server_url, &gh.repo),
         title_prefix: String::new(),
         reviewers: Vec::new(),
+        just_read: None,
     };
     let record = tracker.plan()?;
     ws.ensure_impl_dir()?;

@@ -47,6 +47,7 @@ pub fn run(args: &FinalizeArgs, ctx: &Context) -> Result<Outputs> {
         run_url: run_url.clone(),
         title_prefix: settings.pr.title_prefix.clone(),
         reviewers,
+        just_read: None,
     };
     let steps = tracker.recorded_steps()?;
     match args.outcome {

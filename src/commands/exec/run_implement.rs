@@ -41,6 +41,7 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
         run_url: current_run_url(ctx, &gh.server_url, &gh.repo),
         title_prefix: settings.pr.title_prefix.clone(),
         reviewers: Vec::new(),
+        just_read: None,
     };
     let record = tracker.plan()?;
     let engine = Engine {
