@@ -6,6 +6,8 @@ mod support;
 mod agent_fakes;
 mod cli_help;
 mod exec_steps;
+mod fake_anthropic;
+mod real_claude;
 mod run_plan;
 
 /// Every test file in tests/ must be a module of this binary, or its tests silently never run.

@@ -379,6 +379,29 @@ fn a_write_outside_impl_fails_the_step_and_names_the_files() {
 }
 
 #[test]
+fn a_commit_by_the_planner_fails_the_step() {
+    let (env, agent, repo) = setup();
+    // A commit leaves `git status` clean; HEAD moving gives it away.
+    let mut steps = planning_session();
+    steps.insert(1, fakes::write("src/lib.rs", "// sneaked in\n"));
+    steps.insert(2, json!({"run": ["git", "add", "src/lib.rs"]}));
+    steps.insert(3, json!({"run": ["git", "-c", "user.name=Planner", "-c", "user.email=p@example.com", "commit", "--quiet", "-m", "sneak"]}));
+    agent.script(steps);
+    let out = run_plan(&env, &repo, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let message = stdout_json(&out)["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("the planning session moved HEAD (was "),
+        "{message}"
+    );
+    assert!(message.contains(" on main, now "), "{message}");
+    assert!(
+        !message.contains("changed files"),
+        "the committed file is not a change in the work tree: {message}"
+    );
+}
+
+#[test]
 fn turn_and_budget_limits_are_their_own_outcomes() {
     for (subtype, outcome, hint) in [
         ("error_max_turns", "turn_limit", "--max-turns"),

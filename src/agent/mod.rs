@@ -276,9 +276,8 @@ pub fn run(
         }
     };
     runner.info(&format!(
-        "Starting {} for the {} session (transcript: {})",
-        settings.describe(),
-        request.phase.as_str(),
+        "Starting {}; transcript: {}",
+        program.display(),
         report.transcript.as_deref().unwrap_or("none")
     ));
 
@@ -474,7 +473,11 @@ pub fn duration_text(seconds: f64) -> String {
 }
 
 fn opt_thousands(n: Option<u64>) -> String {
-    let Some(n) = n else { return "–".into() };
+    n.map(thousands).unwrap_or_else(|| "–".into())
+}
+
+/// `1,234,567`.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
