@@ -259,11 +259,23 @@ fn malformed_and_truncated_lines_are_survived() {
     assert_eq!(output["unparsed_lines"], 6, "{output}");
     assert_eq!(output["cut_lines"], 1, "{output}");
     assert_eq!(output["lines"], 7 + 10 + 1, "{output}");
-    let transcript = std::fs::metadata(repo.work.join(".impl/runs/plan-1.jsonl"))
-        .unwrap()
-        .len();
-    assert_eq!(output["bytes"], transcript, "the transcript has every byte");
-    assert!(transcript > 5 * 1024 * 1024);
+    let transcript = std::fs::read(repo.work.join(".impl/runs/plan-1.jsonl")).unwrap();
+    assert_eq!(
+        output["bytes"],
+        transcript.len(),
+        "the transcript has every byte"
+    );
+    // … in order: the whole long line, then the next event.
+    let long = "x".repeat(5 * 1024 * 1024);
+    let expected =
+        format!("{{\"type\":\"a_future_event\",\"payload\":{{\"x\":[1,2]}}}}\n{long}\n{{\"");
+    assert!(
+        transcript
+            .windows(expected.len())
+            .any(|w| w == expected.as_bytes()),
+        "the long line is whole and in place"
+    );
+    assert!(transcript.ends_with(b"{\"type\":\"system\",\"subtype\":\"ho"));
 }
 
 #[test]
@@ -649,5 +661,45 @@ fn sigterm_to_oneshot_ends_the_agent_and_exits_as_interrupted() {
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert_eq!(stdout_json(&out)["error_type"], "interrupted");
     assert_eq!(plan_report(&repo.work)["outcome"], "interrupted");
+    assert_group_gone(agent.invocations()[0]["pgid"].as_i64().unwrap());
+}
+
+#[test]
+fn a_second_signal_kills_without_waiting_for_the_grace_period() {
+    let (env, agent, repo) = setup();
+    agent.script(vec![
+        fakes::init(),
+        json!({"ignore_sigterm": true}),
+        json!({"sleep_ms": 60_000}),
+    ]);
+    let child = env
+        .oneshot(&repo.work)
+        .args(["exec", "run-plan", "--kill-grace-seconds", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while agent.invocations().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the agent did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Give the fake time to block SIGTERM, as a stubborn agent would.
+    std::thread::sleep(Duration::from_millis(300));
+    let oneshot = Pid::from_raw(child.id() as i32);
+    kill(oneshot, Signal::SIGTERM).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    kill(oneshot, Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "waited for the grace period"
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let report = plan_report(&repo.work);
+    assert_eq!(report["signal"], 9, "{report}");
     assert_group_gone(agent.invocations()[0]["pgid"].as_i64().unwrap());
 }

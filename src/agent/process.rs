@@ -362,6 +362,12 @@ impl Watch {
                     if self.term_at.is_none() {
                         self.signal(Signal::SIGTERM, Instant::now());
                     }
+                } else if self.kill_at.is_none() {
+                    // Asked twice: no more grace.
+                    live(&format!(
+                        "note: oneshot received {signal} again; killing the agent"
+                    ));
+                    self.signal(Signal::SIGKILL, Instant::now());
                 }
             }
         }
@@ -558,9 +564,9 @@ fn read_stdout(
     let mut budget = LiveBudget::default();
     let mut read_error = None;
     loop {
-        let result = read_bounded_line(&mut reader, &mut line, MAX_LINE, |rest| {
+        let result = read_bounded_line(&mut reader, &mut line, MAX_LINE, |bytes| {
             if let Some(t) = transcript.as_mut() {
-                t.write(rest);
+                t.write(bytes);
             }
         });
         let (n, cut) = match result {
@@ -571,9 +577,6 @@ fn read_stdout(
                 break;
             }
         };
-        if let Some(t) = transcript.as_mut() {
-            t.write(&line);
-        }
         stats.bytes += n as u64;
         stats.lines += 1;
         if cut {

@@ -78,16 +78,20 @@ pub struct OutputStats {
 }
 
 /// Reads one line of at most `max` bytes into `buf` (cleared first), the newline included.
-/// A longer line is cut: the rest of it is passed to `skipped` in chunks and dropped.
+/// A longer line is cut: the rest of it is read in chunks and dropped. `seen` gets every byte
+/// read, in order (the kept part, then the dropped chunks), e.g. for a transcript.
 /// Returns `(bytes read, cut)`; 0 bytes means end of output.
 pub fn read_bounded_line<R: BufRead>(
     reader: &mut R,
     buf: &mut Vec<u8>,
     max: usize,
-    mut skipped: impl FnMut(&[u8]),
+    mut seen: impl FnMut(&[u8]),
 ) -> io::Result<(usize, bool)> {
     buf.clear();
     let n = read_until_retrying(&mut io::Read::take(&mut *reader, max as u64), buf)?;
+    if n > 0 {
+        seen(buf);
+    }
     if n < max || buf.last() == Some(&b'\n') {
         return Ok((n, false));
     }
@@ -105,7 +109,7 @@ pub fn read_bounded_line<R: BufRead>(
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
-        skipped(&chunk[..used]);
+        seen(&chunk[..used]);
         reader.consume(used);
         total += used;
         if done {
@@ -158,7 +162,7 @@ impl LiveBudget {
             ));
         }
         let text = match line {
-            LiveLine::Tool(s) => s,
+            LiveLine::Tool(s) => format!("tool: {s}"),
             LiveLine::Note(s) => format!("note: {s}"),
             LiveLine::Text(s) => {
                 if self.text >= Self::MAX_TEXT {
@@ -293,36 +297,25 @@ mod tests {
 
     #[test]
     fn bounded_lines() {
-        let data = b"short\nxxxxxxxxxxxxxxxxxxxxxxxxx\nlast-without-newline";
+        let data = b"short\nxxxxxxxxxxxxxxxxxxxxxxxxy\nlast-without-newline";
         let mut reader = io::BufReader::with_capacity(4, &data[..]);
         let mut buf = Vec::new();
-        let mut skipped = Vec::new();
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 10, |s| skipped.extend_from_slice(s)).unwrap(),
-            (6, false)
-        );
+        let mut seen = Vec::new();
+        let read = |reader: &mut io::BufReader<&[u8]>, buf: &mut Vec<u8>, seen: &mut Vec<u8>| {
+            read_bounded_line(reader, buf, 10, |s| seen.extend_from_slice(s)).unwrap()
+        };
+        assert_eq!(read(&mut reader, &mut buf, &mut seen), (6, false));
         assert_eq!(buf, b"short\n");
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 10, |s| skipped.extend_from_slice(s)).unwrap(),
-            (26, true)
-        );
+        assert_eq!(read(&mut reader, &mut buf, &mut seen), (26, true));
         assert_eq!(buf, b"xxxxxxxxxx");
-        assert_eq!(skipped, b"xxxxxxxxxxxxxxx\n");
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 10, |_| {}).unwrap(),
-            (20, true)
-        );
+        assert_eq!(read(&mut reader, &mut buf, &mut seen), (20, true));
         assert_eq!(buf, b"last-witho");
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 10, |_| {}).unwrap(),
-            (0, false)
-        );
+        assert_eq!(read(&mut reader, &mut buf, &mut seen), (0, false));
+        // Every byte passed through `seen`, in order.
+        assert_eq!(seen, data);
         // A line of exactly max bytes with its newline is complete.
         let mut reader = io::BufReader::new(&b"123456789\nx"[..]);
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 10, |_| {}).unwrap(),
-            (10, false)
-        );
+        assert_eq!(read(&mut reader, &mut buf, &mut seen), (10, false));
     }
 
     #[test]
