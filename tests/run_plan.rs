@@ -82,7 +82,8 @@ fn a_successful_session_writes_the_plan_and_the_report() {
     assert_eq!(report["outcome"], "success");
     assert_eq!(report["phase"], "plan");
     assert_eq!(report["agent"], "claude");
-    assert_eq!(report["model"], "sonnet");
+    // The model the agent reported (the fake says claude-sonnet-5), not the alias asked for.
+    assert_eq!(report["model"], "claude-sonnet-5");
     assert_eq!(report["exit_code"], 0);
     assert_eq!(report["turns"], 4);
     assert_eq!(report["input_tokens"], 2000);

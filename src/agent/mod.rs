@@ -144,7 +144,7 @@ pub struct SessionRequest<'a> {
 pub struct SessionReport {
     pub phase: Phase,
     pub agent: String,
-    /// The model asked for, or the one the agent reported using.
+    /// The model the agent reported using, else the one asked for.
     pub model: Option<String>,
     pub outcome: Outcome,
     pub exit_code: Option<i32>,
@@ -313,7 +313,8 @@ pub fn run(
     report.cost_usd = parsed.cost_usd;
     report.final_text = parsed.final_text;
     report.permission_denials = parsed.permission_denials;
-    if report.model.is_none() {
+    // What the agent says it used is more precise than the alias asked for.
+    if parsed.model.is_some() {
         report.model = parsed.model;
     }
     let minutes = settings.timeout.as_secs_f64() / 60.0;

@@ -249,7 +249,8 @@ fn append_record(path: &Path, value: &Value) {
         .append(true)
         .open(path)
         .unwrap_or_else(|e| die(&format!("record {}: {e}", path.display())));
-    let _ = writeln!(file, "{value}");
+    // One write, so that a reader sees whole lines (or nothing of this one yet).
+    let _ = file.write_all(format!("{value}\n").as_bytes());
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
