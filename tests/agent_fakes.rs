@@ -55,9 +55,11 @@ impl FakeAgent {
     }
 
     /// Everything the fake recorded: one object per invocation, plus one per stubborn child.
+    /// A line still being written (no newline yet) is left out.
     pub fn records(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.file(".record.jsonl"))
-            .unwrap_or_default()
+        let text = std::fs::read_to_string(self.file(".record.jsonl")).unwrap_or_default();
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        complete
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()

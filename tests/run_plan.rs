@@ -82,7 +82,8 @@ fn a_successful_session_writes_the_plan_and_the_report() {
     assert_eq!(report["outcome"], "success");
     assert_eq!(report["phase"], "plan");
     assert_eq!(report["agent"], "claude");
-    assert_eq!(report["model"], "sonnet");
+    // The model the agent reported (the fake says claude-sonnet-5), not the alias asked for.
+    assert_eq!(report["model"], "claude-sonnet-5");
     assert_eq!(report["exit_code"], 0);
     assert_eq!(report["turns"], 4);
     assert_eq!(report["input_tokens"], 2000);
@@ -259,11 +260,23 @@ fn malformed_and_truncated_lines_are_survived() {
     assert_eq!(output["unparsed_lines"], 6, "{output}");
     assert_eq!(output["cut_lines"], 1, "{output}");
     assert_eq!(output["lines"], 7 + 10 + 1, "{output}");
-    let transcript = std::fs::metadata(repo.work.join(".impl/runs/plan-1.jsonl"))
-        .unwrap()
-        .len();
-    assert_eq!(output["bytes"], transcript, "the transcript has every byte");
-    assert!(transcript > 5 * 1024 * 1024);
+    let transcript = std::fs::read(repo.work.join(".impl/runs/plan-1.jsonl")).unwrap();
+    assert_eq!(
+        output["bytes"],
+        transcript.len(),
+        "the transcript has every byte"
+    );
+    // … in order: the whole long line, then the next event.
+    let long = "x".repeat(5 * 1024 * 1024);
+    let expected =
+        format!("{{\"type\":\"a_future_event\",\"payload\":{{\"x\":[1,2]}}}}\n{long}\n{{\"");
+    assert!(
+        transcript
+            .windows(expected.len())
+            .any(|w| w == expected.as_bytes()),
+        "the long line is whole and in place"
+    );
+    assert!(transcript.ends_with(b"{\"type\":\"system\",\"subtype\":\"ho"));
 }
 
 #[test]
@@ -376,6 +389,29 @@ fn a_write_outside_impl_fails_the_step_and_names_the_files() {
     );
     // The session itself succeeded and its report is kept.
     assert_eq!(plan_report(&repo.work)["outcome"], "success");
+}
+
+#[test]
+fn a_commit_by_the_planner_fails_the_step() {
+    let (env, agent, repo) = setup();
+    // A commit leaves `git status` clean; HEAD moving gives it away.
+    let mut steps = planning_session();
+    steps.insert(1, fakes::write("src/lib.rs", "// sneaked in\n"));
+    steps.insert(2, json!({"run": ["git", "add", "src/lib.rs"]}));
+    steps.insert(3, json!({"run": ["git", "-c", "user.name=Planner", "-c", "user.email=p@example.com", "commit", "--quiet", "-m", "sneak"]}));
+    agent.script(steps);
+    let out = run_plan(&env, &repo, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let message = stdout_json(&out)["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("the planning session moved HEAD (was "),
+        "{message}"
+    );
+    assert!(message.contains(" on main, now "), "{message}");
+    assert!(
+        !message.contains("changed files"),
+        "the committed file is not a change in the work tree: {message}"
+    );
 }
 
 #[test]
@@ -626,5 +662,45 @@ fn sigterm_to_oneshot_ends_the_agent_and_exits_as_interrupted() {
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert_eq!(stdout_json(&out)["error_type"], "interrupted");
     assert_eq!(plan_report(&repo.work)["outcome"], "interrupted");
+    assert_group_gone(agent.invocations()[0]["pgid"].as_i64().unwrap());
+}
+
+#[test]
+fn a_second_signal_kills_without_waiting_for_the_grace_period() {
+    let (env, agent, repo) = setup();
+    agent.script(vec![
+        fakes::init(),
+        json!({"ignore_sigterm": true}),
+        json!({"sleep_ms": 60_000}),
+    ]);
+    let child = env
+        .oneshot(&repo.work)
+        .args(["exec", "run-plan", "--kill-grace-seconds", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while agent.invocations().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the agent did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Give the fake time to block SIGTERM, as a stubborn agent would.
+    std::thread::sleep(Duration::from_millis(300));
+    let oneshot = Pid::from_raw(child.id() as i32);
+    kill(oneshot, Signal::SIGTERM).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    kill(oneshot, Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "waited for the grace period"
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let report = plan_report(&repo.work);
+    assert_eq!(report["signal"], 9, "{report}");
     assert_group_gone(agent.invocations()[0]["pgid"].as_i64().unwrap());
 }

@@ -8,15 +8,17 @@
 //! `success` while `is_error` is true, so `is_error` decides. `--permission-mode dontAsk` denies
 //! every tool call no allow rule covers; `Edit(path)` rules cover every tool that writes files.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::json::{ListOrStr, StrOr, number};
 use super::stream::{
-    ExitInfo, LiveLine, MAX_FINAL_TEXT, Parsed, PermissionDenial, SUMMARY_WIDTH, StreamParser,
-    cap_text, one_line, summarize_input,
+    ExitInfo, LiveLine, LiveSink, MAX_FINAL_TEXT, Parsed, PermissionDenial, SUMMARY_WIDTH,
+    StreamParser, cap_text, one_line, summarize_input,
 };
 use super::{Invocation, Outcome, Phase, SessionSettings};
 
@@ -135,13 +137,18 @@ pub(super) fn invocation(
 
 pub(super) const INSTALL_HINT: &str = "install Claude Code (npm install -g @anthropic-ai/claude-code) and make sure `claude` is on PATH";
 
+// The events borrow their strings from the line where they can (no escapes in them), so that
+// the common events (text, tool calls, tool results) cost no allocation to read.
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Event {
-    #[serde(rename = "type")]
-    kind: String,
-    subtype: Option<String>,
-    message: StrOr<Message>,
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    subtype: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message: StrOr<Message<'a>>,
     model: Option<String>,
     // system/permission_denied
     tool_name: Option<String>,
@@ -162,29 +169,37 @@ struct Event {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Message {
-    content: ListOrStr<Block>,
+struct Message<'a> {
+    #[serde(borrow)]
+    content: ListOrStr<Block<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Block {
-    #[serde(rename = "type")]
-    kind: String,
-    text: Option<String>,
-    id: Option<String>,
-    name: Option<String>,
-    input: Option<serde_json::Value>,
-    tool_use_id: Option<String>,
+struct Block<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    input: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tool_use_id: Option<Cow<'a, str>>,
     is_error: Option<bool>,
-    content: Option<serde_json::Value>,
+    /// A tool result's content, read only when the result is an error.
+    #[serde(borrow)]
+    content: Option<&'a RawValue>,
 }
 
-impl From<String> for Block {
+impl From<String> for Block<'_> {
     fn from(text: String) -> Self {
         Block {
             kind: "text".into(),
-            text: Some(text),
+            text: Some(text.into()),
             ..Default::default()
         }
     }
@@ -233,7 +248,8 @@ pub(super) struct ClaudeParser {
     workdir: PathBuf,
     model: Option<String>,
     result: Option<ResultFacts>,
-    last_text: Option<String>,
+    /// The last text block (empty: none yet); its buffer is reused.
+    last_text: String,
     /// Denials seen as `permission_denied` events, for when there is no result event.
     denials: Vec<PermissionDenial>,
     /// Recent tool calls by id, to name what a denial refused and to skip the tool error
@@ -251,7 +267,7 @@ impl ClaudeParser {
             workdir: workdir.to_path_buf(),
             model: None,
             result: None,
-            last_text: None,
+            last_text: String::new(),
             denials: Vec::new(),
             recent_calls: VecDeque::new(),
             denied_ids: VecDeque::new(),
@@ -268,33 +284,41 @@ impl ClaudeParser {
             .map(|(_, s)| s.as_str())
     }
 
-    fn assistant(&mut self, message: Message, live: &mut dyn FnMut(LiveLine)) {
+    fn assistant(&mut self, message: Message, live: &mut dyn LiveSink) {
         for block in message.content.0 {
-            match block.kind.as_str() {
+            match block.kind.as_ref() {
                 "text" => {
-                    if let Some(text) = block.text.filter(|t| !t.trim().is_empty()) {
-                        live(LiveLine::Text(one_line(&text, SUMMARY_WIDTH)));
-                        self.last_text = Some(text);
+                    let Some(text) = block.text.filter(|t| !t.trim().is_empty()) else {
+                        continue;
+                    };
+                    if live.wants_text() {
+                        live.push(LiveLine::Text(one_line(&text, SUMMARY_WIDTH)));
                     }
+                    self.last_text.clear();
+                    self.last_text.push_str(&text);
                 }
                 "tool_use" => {
-                    let name = block.name.unwrap_or_else(|| "tool".into());
+                    if !live.wants_tools() {
+                        // Nobody will see the line, and without it a denial cannot be named.
+                        continue;
+                    }
+                    let name = block.name.as_deref().unwrap_or("tool");
                     let summary = block
                         .input
-                        .as_ref()
-                        .map(|i| summarize_input(i, &self.workdir))
+                        .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+                        .map(|input| summarize_input(&input, &self.workdir))
                         .unwrap_or_default();
                     let line = if summary.is_empty() {
-                        name
+                        name.to_string()
                     } else {
                         format!("{name} {summary}")
                     };
-                    live(LiveLine::Tool(line.clone()));
+                    live.push(LiveLine::Tool(line.clone()));
                     if let Some(id) = block.id {
                         if self.recent_calls.len() == RECENT {
                             self.recent_calls.pop_front();
                         }
-                        self.recent_calls.push_back((id, line));
+                        self.recent_calls.push_back((id.into_owned(), line));
                     }
                 }
                 _ => {}
@@ -302,19 +326,22 @@ impl ClaudeParser {
         }
     }
 
-    fn user(&mut self, message: Message, live: &mut dyn FnMut(LiveLine)) {
+    fn user(&mut self, message: Message, live: &mut dyn LiveSink) {
         for block in message.content.0 {
-            if block.kind != "tool_result" || block.is_error != Some(true) {
+            if block.kind != "tool_result" || block.is_error != Some(true) || !live.wants_tools() {
                 continue;
             }
             if block
                 .tool_use_id
                 .as_ref()
-                .is_some_and(|id| self.denied_ids.contains(id))
+                .is_some_and(|id| self.denied_ids.iter().any(|d| d == id))
             {
                 continue;
             }
-            let text = match &block.content {
+            let content = block
+                .content
+                .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok());
+            let text = match &content {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(serde_json::Value::Array(items)) => items
                     .iter()
@@ -326,19 +353,19 @@ impl ClaudeParser {
             let text = text
                 .replace("<tool_use_error>", "")
                 .replace("</tool_use_error>", "");
-            live(LiveLine::Note(format!(
+            live.push(LiveLine::Note(format!(
                 "tool error: {}",
                 one_line(&text, SUMMARY_WIDTH)
             )));
         }
     }
 
-    fn system(&mut self, event: Event, live: &mut dyn FnMut(LiveLine)) {
+    fn system(&mut self, event: Event, live: &mut dyn LiveSink) {
         match event.subtype.as_deref() {
             Some("init") => {
                 self.model = event.model.clone();
                 let model = event.model.as_deref().unwrap_or("default model");
-                live(LiveLine::Note(format!("session started ({model})")));
+                live.push(LiveLine::Note(format!("session started ({model})")));
             }
             Some("permission_denied") => {
                 let tool = event.tool_name.unwrap_or_else(|| "tool".into());
@@ -350,7 +377,7 @@ impl ClaudeParser {
                     .and_then(|c| c.strip_prefix(tool.as_str()))
                     .map(|s| s.trim().to_string())
                     .unwrap_or_default();
-                live(LiveLine::Note(format!(
+                live.push(LiveLine::Note(format!(
                     "denied: {}",
                     call.unwrap_or_else(|| tool.clone())
                 )));
@@ -377,7 +404,7 @@ impl ClaudeParser {
                         format!(": {error}")
                     }
                 );
-                live(LiveLine::Note(one_line(&message, SUMMARY_WIDTH)));
+                live.push(LiveLine::Note(one_line(&message, SUMMARY_WIDTH)));
                 if self.api_errors.len() < 20 && !error.is_empty() {
                     self.api_errors.push(error);
                 }
@@ -386,7 +413,7 @@ impl ClaudeParser {
         }
     }
 
-    fn result(&mut self, event: Event, live: &mut dyn FnMut(LiveLine)) {
+    fn result(&mut self, event: Event, live: &mut dyn LiveSink) {
         let usage = event.usage.unwrap_or_default();
         let input_tokens = match (
             usage.input_tokens,
@@ -406,7 +433,7 @@ impl ClaudeParser {
             None => Vec::new(),
         };
         let facts = ResultFacts {
-            subtype: event.subtype.unwrap_or_default(),
+            subtype: event.subtype.map(Cow::into_owned).unwrap_or_default(),
             is_error: event.is_error.unwrap_or(false),
             turns: event.num_turns,
             text: event.result,
@@ -437,7 +464,7 @@ impl ClaudeParser {
             .map(|c| format!(", ${c:.4}"))
             .unwrap_or_default();
         let state = if facts.is_error { "error" } else { "ok" };
-        live(LiveLine::Note(format!(
+        live.push(LiveLine::Note(format!(
             "result: {} ({state}{turns}{cost})",
             facts.subtype
         )));
@@ -461,11 +488,11 @@ fn error_text(value: &serde_json::Value) -> String {
 }
 
 impl StreamParser for ClaudeParser {
-    fn line(&mut self, line: &[u8], _cut: bool, live: &mut dyn FnMut(LiveLine)) -> bool {
+    fn line(&mut self, line: &[u8], _cut: bool, live: &mut dyn LiveSink) -> bool {
         let Ok(event) = serde_json::from_slice::<Event>(line) else {
             return false;
         };
-        match event.kind.as_str() {
+        match event.kind.as_ref() {
             "assistant" => {
                 if let StrOr::Value(message) = event.message {
                     self.assistant(message, live);
@@ -501,7 +528,8 @@ impl StreamParser for ClaudeParser {
                 error.push_str(&format!("; last API error: {last}"));
             }
             parsed.error = Some(error);
-            parsed.final_text = this.last_text.map(|t| cap_text(&t, MAX_FINAL_TEXT));
+            parsed.final_text =
+                (!this.last_text.is_empty()).then(|| cap_text(&this.last_text, MAX_FINAL_TEXT));
             parsed.permission_denials = this.denials;
             return parsed;
         };
@@ -541,7 +569,7 @@ impl StreamParser for ClaudeParser {
         parsed.cost_usd = result.cost_usd;
         parsed.final_text = result
             .text
-            .or(this.last_text)
+            .or((!this.last_text.is_empty()).then_some(this.last_text))
             .map(|t| cap_text(&t, MAX_FINAL_TEXT));
         parsed.permission_denials = if result.denials.is_empty() {
             this.denials

@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use super::json::StrOr;
 use super::stream::{
-    ExitInfo, LiveLine, MAX_FINAL_TEXT, Parsed, PermissionDenial, SUMMARY_WIDTH, StreamParser,
-    cap_text, one_line, relative,
+    ExitInfo, LiveLine, LiveSink, MAX_FINAL_TEXT, Parsed, PermissionDenial, SUMMARY_WIDTH,
+    StreamParser, cap_text, one_line, relative,
 };
 use super::{Invocation, Outcome, Phase, SessionSettings};
 
@@ -151,11 +151,11 @@ impl CodexParser {
         }
     }
 
-    fn started(&mut self, item: Item, live: &mut dyn FnMut(LiveLine)) {
+    fn started(&mut self, item: Item, live: &mut dyn LiveSink) {
         match item.kind.as_str() {
             "command_execution" => {
                 let command = relative(&Self::command_text(&item), &self.workdir);
-                live(LiveLine::Tool(format!(
+                live.push(LiveLine::Tool(format!(
                     "$ {}",
                     one_line(&command, SUMMARY_WIDTH)
                 )));
@@ -163,10 +163,10 @@ impl CodexParser {
             "mcp_tool_call" => {
                 let server = item.server.unwrap_or_default();
                 let tool = item.tool.unwrap_or_default();
-                live(LiveLine::Tool(format!("mcp {server}.{tool}")));
+                live.push(LiveLine::Tool(format!("mcp {server}.{tool}")));
             }
             "web_search" => {
-                live(LiveLine::Tool(format!(
+                live.push(LiveLine::Tool(format!(
                     "search {}",
                     one_line(&item.query.unwrap_or_default(), SUMMARY_WIDTH)
                 )));
@@ -175,11 +175,11 @@ impl CodexParser {
         }
     }
 
-    fn completed(&mut self, item: Item, live: &mut dyn FnMut(LiveLine)) {
+    fn completed(&mut self, item: Item, live: &mut dyn LiveSink) {
         match item.kind.as_str() {
             "agent_message" => {
                 if let Some(text) = item.text.filter(|t| !t.trim().is_empty()) {
-                    live(LiveLine::Text(one_line(&text, SUMMARY_WIDTH)));
+                    live.push(LiveLine::Text(one_line(&text, SUMMARY_WIDTH)));
                     self.last_text = Some(text);
                 }
             }
@@ -196,14 +196,14 @@ impl CodexParser {
                         }
                     })
                     .collect();
-                live(LiveLine::Tool(format!(
+                live.push(LiveLine::Tool(format!(
                     "edit {}",
                     one_line(&paths.join(" "), SUMMARY_WIDTH)
                 )));
             }
             "command_execution" if item.status.as_deref() == Some("declined") => {
                 let command = Self::command_text(&item);
-                live(LiveLine::Note(format!(
+                live.push(LiveLine::Note(format!(
                     "denied: $ {}",
                     one_line(&command, SUMMARY_WIDTH)
                 )));
@@ -216,7 +216,7 @@ impl CodexParser {
             }
             "error" => {
                 let message = item.message.unwrap_or_default();
-                live(LiveLine::Note(format!(
+                live.push(LiveLine::Note(format!(
                     "error: {}",
                     one_line(&message, SUMMARY_WIDTH)
                 )));
@@ -227,12 +227,12 @@ impl CodexParser {
 }
 
 impl StreamParser for CodexParser {
-    fn line(&mut self, line: &[u8], _cut: bool, live: &mut dyn FnMut(LiveLine)) -> bool {
+    fn line(&mut self, line: &[u8], _cut: bool, live: &mut dyn LiveSink) -> bool {
         let Ok(event) = serde_json::from_slice::<Event>(line) else {
             return false;
         };
         match event.kind.as_str() {
-            "thread.started" => live(LiveLine::Note("session started".into())),
+            "thread.started" => live.push(LiveLine::Note("session started".into())),
             "item.started" => {
                 if let Some(item) = event.item {
                     self.started(item, live);
@@ -262,7 +262,7 @@ impl StreamParser for CodexParser {
                 }
                 .or(event.message)
                 .unwrap_or_else(|| event.kind.clone());
-                live(LiveLine::Note(format!(
+                live.push(LiveLine::Note(format!(
                     "{}: {}",
                     event.kind,
                     one_line(&message, SUMMARY_WIDTH)

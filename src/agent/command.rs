@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::stream::{ExitInfo, LiveLine, Parsed, SUMMARY_WIDTH, StreamParser, one_line};
+use super::stream::{ExitInfo, LiveLine, LiveSink, Parsed, SUMMARY_WIDTH, StreamParser, one_line};
 use super::{Invocation, Outcome, Phase, SessionSettings};
 
 pub const PROMPT_FILE: &str = "{prompt_file}";
@@ -82,12 +82,12 @@ impl CommandParser {
 }
 
 impl StreamParser for CommandParser {
-    fn line(&mut self, line: &[u8], _cut: bool, live: &mut dyn FnMut(LiveLine)) -> bool {
+    fn line(&mut self, line: &[u8], _cut: bool, live: &mut dyn LiveSink) -> bool {
         let text = String::from_utf8_lossy(line);
         if text.trim().is_empty() {
             return true;
         }
-        live(LiveLine::Text(one_line(&text, SUMMARY_WIDTH)));
+        live.push(LiveLine::Text(one_line(&text, SUMMARY_WIDTH)));
         let kept: String = text.chars().take(TAIL_BYTES).collect();
         self.tail_bytes += kept.len() + 1;
         self.tail.push_back(kept);

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::stream::{
-    ExitInfo, LiveLine, MAX_FINAL_TEXT, Parsed, SUMMARY_WIDTH, StreamParser, cap_text, one_line,
-    summarize_input,
+    ExitInfo, LiveLine, LiveSink, MAX_FINAL_TEXT, Parsed, SUMMARY_WIDTH, StreamParser, cap_text,
+    one_line, summarize_input,
 };
 use super::{Invocation, Outcome, Phase, SessionSettings};
 
@@ -137,19 +137,19 @@ impl GeminiParser {
     }
 
     /// Ends the assistant message being streamed, if any.
-    fn flush(&mut self, live: &mut dyn FnMut(LiveLine)) {
+    fn flush(&mut self, live: &mut dyn LiveSink) {
         if self.current.trim().is_empty() {
             self.current.clear();
             return;
         }
         let text = std::mem::take(&mut self.current);
-        live(LiveLine::Text(one_line(&text, SUMMARY_WIDTH)));
+        live.push(LiveLine::Text(one_line(&text, SUMMARY_WIDTH)));
         self.last_text = Some(text);
     }
 }
 
 impl StreamParser for GeminiParser {
-    fn line(&mut self, line: &[u8], _cut: bool, live: &mut dyn FnMut(LiveLine)) -> bool {
+    fn line(&mut self, line: &[u8], _cut: bool, live: &mut dyn LiveSink) -> bool {
         let Ok(event) = serde_json::from_slice::<Event>(line) else {
             return false;
         };
@@ -160,7 +160,7 @@ impl StreamParser for GeminiParser {
             "init" => {
                 self.model = event.model;
                 let model = self.model.as_deref().unwrap_or("default model");
-                live(LiveLine::Note(format!("session started ({model})")));
+                live.push(LiveLine::Note(format!("session started ({model})")));
             }
             "message" if event.role.as_deref() == Some("assistant") => {
                 if event.delta != Some(true) {
@@ -180,7 +180,7 @@ impl StreamParser for GeminiParser {
                     .as_ref()
                     .map(|p| summarize_input(p, &self.workdir))
                     .unwrap_or_default();
-                live(LiveLine::Tool(if summary.is_empty() {
+                live.push(LiveLine::Tool(if summary.is_empty() {
                     name
                 } else {
                     format!("{name} {summary}")
@@ -192,7 +192,7 @@ impl StreamParser for GeminiParser {
                     .and_then(|e| e.message)
                     .or(event.message)
                     .unwrap_or_default();
-                live(LiveLine::Note(format!(
+                live.push(LiveLine::Note(format!(
                     "tool error: {}",
                     one_line(&message, SUMMARY_WIDTH)
                 )));
@@ -200,7 +200,7 @@ impl StreamParser for GeminiParser {
             "error" => {
                 let severity = event.severity.unwrap_or_else(|| "error".into());
                 let message = event.message.unwrap_or_default();
-                live(LiveLine::Note(format!(
+                live.push(LiveLine::Note(format!(
                     "{severity}: {}",
                     one_line(&message, SUMMARY_WIDTH)
                 )));
@@ -219,7 +219,7 @@ impl StreamParser for GeminiParser {
                     output_tokens: stats.output_tokens,
                 };
                 let status = event.status.unwrap_or_else(|| "unknown".into());
-                live(LiveLine::Note(format!("result: {status}")));
+                live.push(LiveLine::Note(format!("result: {status}")));
                 self.result = Some(facts);
             }
             "" => return false,

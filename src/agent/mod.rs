@@ -144,7 +144,7 @@ pub struct SessionRequest<'a> {
 pub struct SessionReport {
     pub phase: Phase,
     pub agent: String,
-    /// The model asked for, or the one the agent reported using.
+    /// The model the agent reported using, else the one asked for.
     pub model: Option<String>,
     pub outcome: Outcome,
     pub exit_code: Option<i32>,
@@ -276,9 +276,8 @@ pub fn run(
         }
     };
     runner.info(&format!(
-        "Starting {} for the {} session (transcript: {})",
-        settings.describe(),
-        request.phase.as_str(),
+        "Starting {}; transcript: {}",
+        program.display(),
         report.transcript.as_deref().unwrap_or("none")
     ));
 
@@ -314,7 +313,8 @@ pub fn run(
     report.cost_usd = parsed.cost_usd;
     report.final_text = parsed.final_text;
     report.permission_denials = parsed.permission_denials;
-    if report.model.is_none() {
+    // What the agent says it used is more precise than the alias asked for.
+    if parsed.model.is_some() {
         report.model = parsed.model;
     }
     let minutes = settings.timeout.as_secs_f64() / 60.0;
@@ -474,7 +474,11 @@ pub fn duration_text(seconds: f64) -> String {
 }
 
 fn opt_thousands(n: Option<u64>) -> String {
-    let Some(n) = n else { return "–".into() };
+    n.map(thousands).unwrap_or_else(|| "–".into())
+}
+
+/// `1,234,567`.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

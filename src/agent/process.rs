@@ -12,7 +12,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -27,13 +27,16 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::stream::{
-    ExitInfo, LiveBudget, MAX_LINE, OutputStats, Parsed, StreamParser, read_bounded_line,
-    trim_newline,
+    ExitInfo, LineSplitter, LiveBudget, LiveLine, LiveSink, MAX_LINE, OutputStats, Parsed,
+    StreamParser, trim_newline,
 };
 
 /// The transcript stops growing here (a note says so at its end); the live log and parsing
 /// go on.
 pub const TRANSCRIPT_LIMIT: u64 = 512 * 1024 * 1024;
+
+/// The most read from stdout at once (a pipe rarely holds more than 64 KiB).
+const READ_CHUNK: usize = 256 * 1024;
 
 /// How much of stderr is kept for the report.
 pub const STDERR_TAIL: usize = 16 * 1024;
@@ -362,6 +365,12 @@ impl Watch {
                     if self.term_at.is_none() {
                         self.signal(Signal::SIGTERM, Instant::now());
                     }
+                } else if self.kill_at.is_none() {
+                    // Asked twice: no more grace.
+                    live(&format!(
+                        "note: oneshot received {signal} again; killing the agent"
+                    ));
+                    self.signal(Signal::SIGKILL, Instant::now());
                 }
             }
         }
@@ -499,7 +508,8 @@ impl SignalWatch {
 
 /// The transcript file, written as the output arrives, up to [`TRANSCRIPT_LIMIT`].
 struct Transcript {
-    file: BufWriter<File>,
+    /// Written in the chunks read from the pipe, which are large enough not to need a buffer.
+    file: File,
     written: u64,
     cut: bool,
     error: Option<String>,
@@ -508,7 +518,7 @@ struct Transcript {
 impl Transcript {
     fn new(file: File) -> Self {
         Transcript {
-            file: BufWriter::with_capacity(256 * 1024, file),
+            file,
             written: 0,
             cut: false,
             error: None,
@@ -546,53 +556,80 @@ impl Transcript {
     }
 }
 
+/// The live-log sink of the reader thread: the budget decides, the channel carries.
+struct ChannelSink<'a> {
+    budget: &'a mut LiveBudget,
+    tx: &'a Sender<Msg>,
+}
+
+impl LiveSink for ChannelSink<'_> {
+    fn push(&mut self, line: LiveLine) {
+        if let Some(text) = self.budget.admit(line) {
+            let _ = self.tx.send(Msg::Live(text));
+        }
+    }
+
+    fn wants_text(&self) -> bool {
+        self.budget.wants_text()
+    }
+
+    fn wants_tools(&self) -> bool {
+        self.budget.wants_tools()
+    }
+}
+
+/// Reads stdout in chunks: each chunk goes to the transcript as it is, and its lines to the
+/// parser, without being copied on the way.
 fn read_stdout(
-    stdout: impl Read,
+    mut stdout: impl Read,
     mut transcript: Option<Transcript>,
     mut parser: Box<dyn StreamParser>,
     tx: Sender<Msg>,
 ) {
-    let mut reader = BufReader::with_capacity(256 * 1024, stdout);
-    let mut line = Vec::with_capacity(64 * 1024);
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut splitter = LineSplitter::new(MAX_LINE);
     let mut stats = OutputStats::default();
     let mut budget = LiveBudget::default();
     let mut read_error = None;
-    loop {
-        let result = read_bounded_line(&mut reader, &mut line, MAX_LINE, |rest| {
-            if let Some(t) = transcript.as_mut() {
-                t.write(rest);
+    let mut bytes = 0u64;
+    {
+        let mut sink = ChannelSink {
+            budget: &mut budget,
+            tx: &tx,
+        };
+        let mut on_line = |line: &[u8], cut: bool| {
+            stats.lines += 1;
+            if cut {
+                stats.cut_lines += 1;
             }
-        });
-        let (n, cut) = match result {
-            Ok((0, _)) => break,
-            Ok(read) => read,
-            Err(e) => {
-                read_error = Some(format!("could not read the agent's output: {e}"));
-                break;
+            let content = trim_newline(line);
+            if content.iter().all(u8::is_ascii_whitespace) {
+                return;
+            }
+            if !parser.line(content, cut, &mut sink) {
+                stats.unparsed_lines += 1;
             }
         };
-        if let Some(t) = transcript.as_mut() {
-            t.write(&line);
-        }
-        stats.bytes += n as u64;
-        stats.lines += 1;
-        if cut {
-            stats.cut_lines += 1;
-        }
-        let content = trim_newline(&line);
-        if content.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let understood = parser.line(content, cut, &mut |l| {
-            if let Some(text) = budget.admit(l) {
-                let _ = tx.send(Msg::Live(text));
+        loop {
+            let n = match stdout.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    read_error = Some(format!("could not read the agent's output: {e}"));
+                    break;
+                }
+            };
+            if let Some(t) = transcript.as_mut() {
+                t.write(&buf[..n]);
             }
-        });
-        if !understood {
-            stats.unparsed_lines += 1;
+            bytes += n as u64;
+            splitter.feed(&buf[..n], &mut on_line);
         }
+        splitter.finish(&mut on_line);
     }
-    drop(line);
+    stats.bytes = bytes;
+    drop(buf);
     if let Some(t) = transcript {
         let (cut, error) = t.finish();
         stats.transcript_cut = cut;

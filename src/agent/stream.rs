@@ -1,7 +1,6 @@
 //! Reading an agent's output: lines of bounded length, the live log, and what each adapter's
 //! parser hands back.
 
-use std::io::{self, BufRead};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -55,12 +54,31 @@ pub struct PermissionDenial {
     pub input: String,
 }
 
+/// Where a parser's live-log lines go. A sink can say that it takes no more text or tool lines
+/// (the live log has a budget), so that a parser does not build lines nobody will print.
+pub trait LiveSink {
+    fn push(&mut self, line: LiveLine);
+    fn wants_text(&self) -> bool {
+        true
+    }
+    fn wants_tools(&self) -> bool {
+        true
+    }
+}
+
+/// Any closure is a sink that takes everything (handy in tests).
+impl<F: FnMut(LiveLine)> LiveSink for F {
+    fn push(&mut self, line: LiveLine) {
+        self(line)
+    }
+}
+
 /// Turns an agent's output lines into live-log lines and, at the end, a [`Parsed`] result.
 /// Every parser must accept any bytes: non-JSON lines, cut lines and unknown events.
 pub trait StreamParser: Send {
     /// One line without its newline; `cut` when it was longer than [`MAX_LINE`]. Returns
     /// whether the line was an event the parser could read.
-    fn line(&mut self, line: &[u8], cut: bool, live: &mut dyn FnMut(LiveLine)) -> bool;
+    fn line(&mut self, line: &[u8], cut: bool, live: &mut dyn LiveSink) -> bool;
     fn finish(self: Box<Self>, exit: ExitInfo) -> Parsed;
 }
 
@@ -77,49 +95,71 @@ pub struct OutputStats {
     pub transcript_cut: bool,
 }
 
-/// Reads one line of at most `max` bytes into `buf` (cleared first), the newline included.
-/// A longer line is cut: the rest of it is passed to `skipped` in chunks and dropped.
-/// Returns `(bytes read, cut)`; 0 bytes means end of output.
-pub fn read_bounded_line<R: BufRead>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
+/// Splits output into lines of at most `max` bytes without copying them: a line that lies
+/// within one chunk of input is handed out as a slice of that chunk; only a line that spans
+/// chunks is gathered, up to `max` bytes (the rest of an overlong line is dropped, and the line
+/// reported as cut).
+#[derive(Debug)]
+pub struct LineSplitter {
     max: usize,
-    mut skipped: impl FnMut(&[u8]),
-) -> io::Result<(usize, bool)> {
-    buf.clear();
-    let n = read_until_retrying(&mut io::Read::take(&mut *reader, max as u64), buf)?;
-    if n < max || buf.last() == Some(&b'\n') {
-        return Ok((n, false));
-    }
-    let mut total = n;
-    loop {
-        let chunk = match reader.fill_buf() {
-            Ok(chunk) => chunk,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            break;
-        }
-        let (used, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        skipped(&chunk[..used]);
-        reader.consume(used);
-        total += used;
-        if done {
-            break;
-        }
-    }
-    Ok((total, true))
+    carry: Vec<u8>,
+    /// The length of the line being gathered, dropped bytes included.
+    carry_len: usize,
 }
 
-fn read_until_retrying<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
-    loop {
-        match reader.read_until(b'\n', buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
+impl LineSplitter {
+    pub fn new(max: usize) -> Self {
+        LineSplitter {
+            max,
+            carry: Vec::new(),
+            carry_len: 0,
+        }
+    }
+
+    /// Feeds the next chunk; `on_line(line, cut)` gets every line it completes, newline
+    /// included.
+    pub fn feed(&mut self, mut chunk: &[u8], on_line: &mut impl FnMut(&[u8], bool)) {
+        while let Some(i) = memchr::memchr(b'\n', chunk) {
+            let (line, rest) = chunk.split_at(i + 1);
+            if self.carry_len == 0 {
+                if line.len() <= self.max {
+                    on_line(line, false);
+                } else {
+                    on_line(&line[..self.max], true);
+                }
+            } else {
+                self.gather(line);
+                on_line(&self.carry, self.carry_len > self.max);
+                self.reset();
+            }
+            chunk = rest;
+        }
+        if !chunk.is_empty() {
+            self.gather(chunk);
+        }
+    }
+
+    /// At the end of the output: the last line, if it had no newline.
+    pub fn finish(&mut self, on_line: &mut impl FnMut(&[u8], bool)) {
+        if self.carry_len > 0 {
+            on_line(&self.carry, self.carry_len > self.max);
+            self.reset();
+        }
+    }
+
+    fn gather(&mut self, part: &[u8]) {
+        let room = self.max.saturating_sub(self.carry.len());
+        self.carry.extend_from_slice(&part[..part.len().min(room)]);
+        self.carry_len += part.len();
+    }
+
+    fn reset(&mut self) {
+        self.carry_len = 0;
+        if self.carry.capacity() > 1024 * 1024 {
+            // An overlong line passed; do not keep its buffer.
+            self.carry = Vec::new();
+        } else {
+            self.carry.clear();
         }
     }
 }
@@ -145,6 +185,16 @@ impl LiveBudget {
     pub const MAX_LINES: usize = 5_000;
     pub const MAX_TEXT: usize = 1_000;
 
+    /// Whether a text line would be printed (or the note that text stops).
+    pub fn wants_text(&self) -> bool {
+        self.lines < Self::MAX_LINES && !self.text_note
+    }
+
+    /// Whether a tool or note line would be printed (or the note that the log stops).
+    pub fn wants_tools(&self) -> bool {
+        !self.full_note
+    }
+
     /// The line to print, if it is within budget (or the note that the budget is spent).
     pub fn admit(&mut self, line: LiveLine) -> Option<String> {
         if self.lines >= Self::MAX_LINES {
@@ -158,7 +208,7 @@ impl LiveBudget {
             ));
         }
         let text = match line {
-            LiveLine::Tool(s) => s,
+            LiveLine::Tool(s) => format!("tool: {s}"),
             LiveLine::Note(s) => format!("note: {s}"),
             LiveLine::Text(s) => {
                 if self.text >= Self::MAX_TEXT {
@@ -292,37 +342,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bounded_lines() {
-        let data = b"short\nxxxxxxxxxxxxxxxxxxxxxxxxx\nlast-without-newline";
-        let mut reader = io::BufReader::with_capacity(4, &data[..]);
-        let mut buf = Vec::new();
-        let mut skipped = Vec::new();
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 10, |s| skipped.extend_from_slice(s)).unwrap(),
-            (6, false)
-        );
-        assert_eq!(buf, b"short\n");
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 10, |s| skipped.extend_from_slice(s)).unwrap(),
-            (26, true)
-        );
-        assert_eq!(buf, b"xxxxxxxxxx");
-        assert_eq!(skipped, b"xxxxxxxxxxxxxxx\n");
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 10, |_| {}).unwrap(),
-            (20, true)
-        );
-        assert_eq!(buf, b"last-witho");
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 10, |_| {}).unwrap(),
-            (0, false)
-        );
-        // A line of exactly max bytes with its newline is complete.
-        let mut reader = io::BufReader::new(&b"123456789\nx"[..]);
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 10, |_| {}).unwrap(),
-            (10, false)
-        );
+    fn lines_split_across_chunks_and_overlong_ones_are_cut() {
+        let data: &[u8] = b"short\nxxxxxxxxxxxxxxxxxxxxxxxxy\n\n12345678\nlast-without-newline";
+        for chunk_size in [1, 3, 7, 64] {
+            let mut splitter = LineSplitter::new(10);
+            let mut lines: Vec<(Vec<u8>, bool)> = Vec::new();
+            let mut on_line = |line: &[u8], cut: bool| lines.push((line.to_vec(), cut));
+            for chunk in data.chunks(chunk_size) {
+                splitter.feed(chunk, &mut on_line);
+            }
+            splitter.finish(&mut on_line);
+            let expected: Vec<(Vec<u8>, bool)> = vec![
+                (b"short\n".to_vec(), false),
+                (b"xxxxxxxxxx".to_vec(), true),
+                (b"\n".to_vec(), false),
+                (b"12345678\n".to_vec(), false),
+                (b"last-witho".to_vec(), true),
+            ];
+            assert_eq!(lines, expected, "chunks of {chunk_size}");
+        }
+        // A line of exactly max bytes with its newline is whole.
+        let mut splitter = LineSplitter::new(10);
+        let mut lines = Vec::new();
+        splitter.feed(b"123456789\n", &mut |l: &[u8], cut| {
+            lines.push((l.to_vec(), cut))
+        });
+        assert_eq!(lines, [(b"123456789\n".to_vec(), false)]);
     }
 
     #[test]
@@ -361,6 +406,7 @@ mod tests {
             }
         }
         assert_eq!(printed, LiveBudget::MAX_TEXT + 1);
+        assert!(!budget.wants_text() && budget.wants_tools());
         let mut tools = 0;
         for _ in 0..LiveBudget::MAX_LINES * 2 {
             if budget.admit(LiveLine::Tool("Read x".into())).is_some() {
@@ -368,6 +414,7 @@ mod tests {
             }
         }
         assert_eq!(printed + tools, LiveBudget::MAX_LINES + 1);
+        assert!(!budget.wants_text() && !budget.wants_tools());
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //!   stderr open, records its pid (`"stubborn_child"` in the record file) and sleeps forever.
 //! - `{"flood": {"bytes": n, "line": <json or string>}}`: prints the line until n bytes are out.
 //! - `{"long_line": {"bytes": n}}`: one line of n bytes (not JSON).
+//! - `{"run": ["program", "arg", …]}`: runs a program in the current directory and waits.
 //! - `{"exit": code}`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -146,9 +147,13 @@ fn run_step(step: &Value, record: &Path) {
             chunk.push_str(&line);
         }
         let mut written = 0u64;
-        while written < bytes {
+        while written + chunk.len() as u64 <= bytes {
             ok(out.write_all(chunk.as_bytes()));
             written += chunk.len() as u64;
+        }
+        while written < bytes {
+            ok(out.write_all(line.as_bytes()));
+            written += line.len() as u64;
         }
         ok(out.flush());
     } else if let Some(long) = step.get("long_line") {
@@ -161,6 +166,19 @@ fn run_step(step: &Value, record: &Path) {
             left -= n;
         }
         ok(out.write_all(b"\n").and_then(|()| out.flush()));
+    } else if let Some(command) = step.get("run").and_then(Value::as_array) {
+        let words: Vec<&str> = command.iter().filter_map(Value::as_str).collect();
+        let (program, args) = words
+            .split_first()
+            .unwrap_or_else(|| die("run needs a program"));
+        let status = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| die(&format!("run {program}: {e}")));
+        if !status.success() {
+            die(&format!("{words:?} failed: {status}"));
+        }
     } else if let Some(code) = step.get("exit").and_then(Value::as_i64) {
         let _ = out.flush();
         std::process::exit(code as i32);
@@ -231,7 +249,8 @@ fn append_record(path: &Path, value: &Value) {
         .append(true)
         .open(path)
         .unwrap_or_else(|e| die(&format!("record {}: {e}", path.display())));
-    let _ = writeln!(file, "{value}");
+    // One write, so that a reader sees whole lines (or nothing of this one yet).
+    let _ = file.write_all(format!("{value}\n").as_bytes());
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

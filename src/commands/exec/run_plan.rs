@@ -21,6 +21,7 @@ pub fn run(args: &RunPlanArgs, ctx: &Context) -> Result<Outputs> {
     let task = read_task(&ws)?;
     ws.ensure_impl_dir()?;
     let before = snapshot(&ws)?;
+    let head_before = head(&ws)?;
 
     let prompt = prompts::plan(&ws.root, &task)?;
     if prompt.source != "built-in" {
@@ -52,7 +53,28 @@ pub fn run(args: &RunPlanArgs, ctx: &Context) -> Result<Outputs> {
         Outcome::CouldNotStart => Vec::new(),
         _ => changes_since(&ws, &before)?,
     };
+    // A commit leaves `git status` clean: HEAD must not have moved either.
+    let head_after = head(&ws)?;
+    let moved = (head_after != head_before).then(|| {
+        format!(
+            "was {}, now {}",
+            head_text(&head_before),
+            head_text(&head_after)
+        )
+    });
+    let violations: Vec<String> = moved
+        .iter()
+        .map(|m| format!("moved HEAD ({m})"))
+        .chain(
+            (!changed.is_empty())
+                .then(|| format!("changed files outside .impl/: {}", list(&changed))),
+        )
+        .collect();
+
     let mut summary = report.summary_markdown("Planning session");
+    if let Some(moved) = &moved {
+        summary.push_str(&format!("\n**HEAD moved (not allowed):** {moved}\n"));
+    }
     if !changed.is_empty() {
         summary.push_str("\n**Changed outside `.impl/` (not allowed):**\n");
         for path in changed.iter().take(50) {
@@ -62,23 +84,16 @@ pub fn run(args: &RunPlanArgs, ctx: &Context) -> Result<Outputs> {
     ctx.runner.summary(&summary)?;
     ctx.runner.info(&finish_line(&report));
 
-    if let Some(err) = report.error("the planning session", &settings.agent) {
-        return Err(if changed.is_empty() {
-            err
-        } else {
-            err.cause(format!(
-                "it also changed files outside .impl/: {}",
-                list(&changed)
-            ))
-        });
+    if let Some(mut err) = report.error("the planning session", &settings.agent) {
+        for violation in &violations {
+            err = err.cause(format!("it also {violation}"));
+        }
+        return Err(err);
     }
-    if !changed.is_empty() {
-        return Err(Error::step_failed(format!(
-            "the planning session changed files outside .impl/: {}",
-            list(&changed)
-        ))
-        .hint("the planner may write only .impl/plan.md and .impl/plan-result.json; see the transcript in .impl/runs/ for the tool calls")
-        .hint("check the repository's agent settings (such as .claude/settings.json) for permission rules that allow more"));
+    if !violations.is_empty() {
+        return Err(Error::step_failed(format!("the planning session {}", violations.join("; it also ")))
+            .hint("the planner may write only .impl/plan.md and .impl/plan-result.json; the transcript in .impl/runs/ shows its tool calls")
+            .hint("check the repository's agent settings (such as .claude/settings.json) for permission rules that allow more"));
     }
     let duration = (report.duration_s * 10.0).round() / 10.0;
     Ok(Outputs::new()
@@ -194,6 +209,41 @@ fn changes_since(ws: &Workspace, before: &Snapshot) -> Result<Vec<String>> {
     Ok(changed)
 }
 
+/// The branch HEAD is on and the commit it points at (`None` before the first commit).
+type Head = (Option<String>, Option<String>);
+
+fn head(ws: &Workspace) -> Result<Head> {
+    let read = |purpose: &str, args: &[&str]| -> Result<Option<String>> {
+        let out = ws.git.try_run(purpose, args)?;
+        Ok(out
+            .success
+            .then(|| out.stdout.trim().to_string())
+            .filter(|s| !s.is_empty()))
+    };
+    Ok((
+        read(
+            "read the current branch",
+            &["symbolic-ref", "--quiet", "HEAD"],
+        )?,
+        read(
+            "read the current commit",
+            &["rev-parse", "--verify", "--quiet", "HEAD"],
+        )?,
+    ))
+}
+
+fn head_text(head: &Head) -> String {
+    let commit = head
+        .1
+        .as_deref()
+        .map(|c| &c[..c.len().min(12)])
+        .unwrap_or("no commit");
+    match &head.0 {
+        Some(branch) => format!("{commit} on {}", branch.trim_start_matches("refs/heads/")),
+        None => format!("{commit}, detached"),
+    }
+}
+
 fn list(paths: &[String]) -> String {
     const SHOWN: usize = 20;
     let mut text = paths
@@ -215,7 +265,11 @@ fn finish_line(report: &SessionReport) -> String {
         facts.push(format!("{turns} turns"));
     }
     if let (Some(i), Some(o)) = (report.input_tokens, report.output_tokens) {
-        facts.push(format!("{i} / {o} tokens"));
+        facts.push(format!(
+            "{} / {} tokens",
+            agent::thousands(i),
+            agent::thousands(o)
+        ));
     }
     if let Some(cost) = report.cost_usd {
         facts.push(format!("${cost:.2}"));
