@@ -10,11 +10,9 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 #[path = "../tests/agent_fakes.rs"]
-#[allow(dead_code)]
 mod agent_fakes;
 
 use std::time::Instant;

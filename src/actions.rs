@@ -44,10 +44,6 @@ impl Outputs {
         self
     }
 
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v))
     }
@@ -145,11 +141,6 @@ impl Runner {
             summary_written: Mutex::new(0),
             stdout: Mutex::new(()),
         }
-    }
-
-    /// A runner for local commands and unit tests: never in Actions.
-    pub fn local() -> Self {
-        Runner::new(false, None, None)
     }
 
     pub fn in_actions(&self) -> bool {

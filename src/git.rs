@@ -44,7 +44,6 @@ fn git_program() -> Result<&'static Path> {
 #[derive(Debug)]
 pub struct GitOutput {
     pub success: bool,
-    pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -64,10 +63,6 @@ impl Git {
             dir: dir.into(),
             config_env: Vec::new(),
         }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// A copy of this handle whose commands carry one more config setting, given through the
@@ -135,7 +130,6 @@ impl Git {
         let out = self.output(purpose, args, &[])?;
         Ok(GitOutput {
             success: out.status.success(),
-            code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
@@ -166,15 +160,6 @@ impl Git {
             .hint("run oneshot inside a clone of your repository"));
         }
         Ok(PathBuf::from(out.stdout.trim_end_matches('\n')))
-    }
-
-    /// The repository's git directory (absolute), e.g. for `.git/info/exclude`.
-    pub fn git_dir(&self) -> Result<PathBuf> {
-        let out = self.run(
-            "find the git directory",
-            &["rev-parse", "--absolute-git-dir"],
-        )?;
-        Ok(PathBuf::from(out.trim_end_matches('\n')))
     }
 
     /// The directory shared by all worktrees (where `info/exclude` lives).

@@ -52,7 +52,6 @@ pub struct Engine<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct RunOutcome {
     pub completed: Vec<u32>,
-    pub failed_step: Option<u32>,
     pub cost_usd: f64,
     pub duration_s: f64,
     pub steps: Vec<StepRecord>,

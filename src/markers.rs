@@ -158,13 +158,6 @@ pub fn replace_region(body: &str, start: &str, end: &str, content: &str) -> Stri
     }
 }
 
-/// The content between two markers, if both are there.
-pub fn region<'a>(body: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let s = body.find(start)? + start.len();
-    let e = body[s..].find(end)? + s;
-    Some(body[s..e].trim_matches('\n'))
-}
-
 /// The first line of a comment oneshot owns: `<!-- oneshot:comment:<kind> -->`.
 pub fn comment_marker(kind: &str) -> String {
     format!("<!-- oneshot:comment:{kind} -->")
@@ -223,6 +216,13 @@ pub fn escape_inline(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The content between two markers, if both are there.
+    fn region<'a>(body: &'a str, start: &str, end: &str) -> Option<&'a str> {
+        let s = body.find(start)? + start.len();
+        let e = body[s..].find(end)? + s;
+        Some(body[s..e].trim_matches('\n'))
+    }
 
     fn sample() -> Meta {
         Meta {

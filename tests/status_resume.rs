@@ -127,7 +127,7 @@ fn resume_dispatches_the_implement_workflow_from_the_failed_step() {
     let (pr, issue) = failed_at_step_two(&w);
     w.env.git(&w.repo.work, ["checkout", "--quiet", "main"]);
     w.repo
-        .write(".github/workflows/oneshot-resume.yml", &resume_workflow());
+        .write(".github/workflows/oneshot-resume.yml", resume_workflow());
     w.env.git(&w.repo.work, ["add", ".github"]);
     w.env.git(
         &w.repo.work,

@@ -542,10 +542,10 @@ impl StreamParser for ClaudeParser {
         };
         if outcome != Outcome::Success {
             let mut why: Vec<String> = Vec::new();
-            if result.is_error {
-                if let Some(text) = result.text.as_ref().filter(|t| !t.trim().is_empty()) {
-                    why.push(one_line(text, 500));
-                }
+            if result.is_error
+                && let Some(text) = result.text.as_ref().filter(|t| !t.trim().is_empty())
+            {
+                why.push(one_line(text, 500));
             }
             why.extend(result.errors.iter().map(|e| one_line(e, 500)));
             if why.is_empty() {

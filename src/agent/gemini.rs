@@ -166,10 +166,10 @@ impl StreamParser for GeminiParser {
                 if event.delta != Some(true) {
                     self.flush(live);
                 }
-                if let Some(content) = event.content {
-                    if self.current.len() < MAX_FINAL_TEXT {
-                        self.current.push_str(&content);
-                    }
+                if let Some(content) = event.content
+                    && self.current.len() < MAX_FINAL_TEXT
+                {
+                    self.current.push_str(&content);
                 }
             }
             "message" => self.flush(live),

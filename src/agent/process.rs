@@ -289,21 +289,23 @@ impl Watch {
                 self.timed_out = true;
                 self.signal(Signal::SIGTERM, now);
             }
-            if let (Some(term), None) = (self.term_at, self.kill_at) {
-                if now >= term + self.grace && self.group_gone_at.is_none() {
-                    self.signal(Signal::SIGKILL, now);
-                }
+            if let (Some(term), None) = (self.term_at, self.kill_at)
+                && now >= term + self.grace
+                && self.group_gone_at.is_none()
+            {
+                self.signal(Signal::SIGKILL, now);
             }
-            if let Some(kill) = self.kill_at {
-                if now >= kill + AFTER_KILL && self.group_gone_at.is_none() {
-                    self.notes.push(format!(
-                        "processes of the agent's group {} were still there {}s after SIGKILL",
-                        self.pgid,
-                        AFTER_KILL.as_secs()
-                    ));
-                    self.drain_live(rx, live);
-                    return;
-                }
+            if let Some(kill) = self.kill_at
+                && now >= kill + AFTER_KILL
+                && self.group_gone_at.is_none()
+            {
+                self.notes.push(format!(
+                    "processes of the agent's group {} were still there {}s after SIGKILL",
+                    self.pgid,
+                    AFTER_KILL.as_secs()
+                ));
+                self.drain_live(rx, live);
+                return;
             }
 
             let wake = self.next_wake(now);

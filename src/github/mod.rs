@@ -98,11 +98,6 @@ impl GitHub {
     pub fn authenticated_git(&self, git: &crate::git::Git) -> crate::git::Git {
         git.with_token(&self.server_url, &self.token)
     }
-
-    /// The URL of a workflow run, for links.
-    pub fn run_url(&self, run_id: &str) -> String {
-        format!("{}/{}/actions/runs/{run_id}", self.server_url, self.repo)
-    }
 }
 
 /// Masks the token in the Actions log and returns a connected client.

@@ -25,10 +25,6 @@ pub enum HttpMethod {
     Post,
     #[serde(rename = "PATCH")]
     Patch,
-    #[serde(rename = "PUT")]
-    Put,
-    #[serde(rename = "DELETE")]
-    Delete,
 }
 
 impl HttpMethod {
@@ -37,8 +33,6 @@ impl HttpMethod {
             HttpMethod::Get => "GET",
             HttpMethod::Post => "POST",
             HttpMethod::Patch => "PATCH",
-            HttpMethod::Put => "PUT",
-            HttpMethod::Delete => "DELETE",
         }
     }
 }
@@ -323,8 +317,6 @@ async fn send_raw(
         HttpMethod::Get => client._get(url).await,
         HttpMethod::Post => client._post(url, body).await,
         HttpMethod::Patch => client._patch(url, body).await,
-        HttpMethod::Put => client._put(url, body).await,
-        HttpMethod::Delete => client._delete(url, body).await,
     };
     let response = result.map_err(describe_octocrab_error)?;
     let status = response.status().as_u16();

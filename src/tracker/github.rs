@@ -12,8 +12,6 @@ use crate::pr_body;
 
 pub const FAILURE_COMMENT: &str = "failure";
 pub const DONE_COMMENT: &str = "done";
-/// Longest diff shown inline in the failure comment; a larger one is kept as a file.
-pub const INLINE_DIFF_LIMIT: usize = 20_000;
 
 pub struct GitHubTracker<'a> {
     pub gh: &'a GitHub,

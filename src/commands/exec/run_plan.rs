@@ -129,12 +129,12 @@ fn settings(args: &RunPlanArgs) -> Result<SessionSettings> {
     if *max_turns == Some(0) {
         return Err(Error::input("--max-turns must be at least 1"));
     }
-    if let Some(budget) = budget_usd {
-        if !budget.is_finite() || *budget <= 0.0 {
-            return Err(Error::input(format!(
-                "--budget-usd must be a positive amount, not {budget}"
-            )));
-        }
+    if let Some(budget) = budget_usd
+        && (!budget.is_finite() || *budget <= 0.0)
+    {
+        return Err(Error::input(format!(
+            "--budget-usd must be a positive amount, not {budget}"
+        )));
     }
     Ok(SessionSettings {
         agent,
