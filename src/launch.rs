@@ -37,25 +37,11 @@ pub struct AgentChoice {
 pub fn check_agent_and_model(agent: Option<&str>, model: Option<&str>) -> Result<AgentChoice> {
     let agent = agent.map(str::trim).filter(|a| !a.is_empty());
     let model = model.map(str::trim).filter(|m| !m.is_empty());
-    let agent_name = agent.unwrap_or("claude");
-    let known = ["claude", "codex", "gemini"];
-    if !known.contains(&agent_name) && !agent_name.starts_with("command:") {
-        return Err(Error::input(format!("unknown agent {agent_name:?}"))
-            .hint("choose claude, codex, gemini, or command:<program> [args…]"));
-    }
-    let model = match model {
-        Some(m) => Some(match m.to_ascii_lowercase().as_str() {
-            "h" | "haiku" => "haiku".to_string(),
-            "s" | "sonnet" => "sonnet".to_string(),
-            "o" | "opus" => "opus".to_string(),
-            _ if agent_name != "claude" || m.starts_with("claude-") => m.to_string(),
-            _ => {
-                return Err(Error::input(format!("unknown model {m:?} for claude"))
-                    .hint("choose h/haiku, s/sonnet, o/opus, or a full model id such as claude-sonnet-4-5"));
-            }
-        }),
-        None => None,
+    let spec = match agent {
+        Some(text) => crate::agent::AgentSpec::parse(text)?,
+        None => crate::agent::AgentSpec::default(),
     };
+    let model = model.map(|m| spec.resolve_model(m)).transpose()?;
     Ok(AgentChoice {
         agent: agent.map(str::to_string),
         model,

@@ -354,7 +354,23 @@ fn dry_run(
     choice: &launch::AgentChoice,
     distinct_id: &str,
 ) -> Result<()> {
-    let target = dry_run_target(&args.github, ctx)?;
+    // A clone whose remote names no GitHub repository can still show what would happen.
+    let target = match dry_run_target(&args.github, ctx) {
+        Ok(target) => target,
+        Err(e) if args.github.repo.is_none() => {
+            ctx.runner.annotate(
+                crate::actions::Level::Warning,
+                &format!("{}; showing OWNER/REPO instead (pass --repo OWNER/REPO)", e.message),
+                &Default::default(),
+            );
+            super::DryRunTarget {
+                repo: crate::github::RepoSlug { owner: "OWNER".into(), name: "REPO".into() },
+                api_url: "https://api.github.com".into(),
+                server_url: "https://github.com".into(),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     // Only what the clone already knows: no network.
     let trunk = match &args.git_ref {
         Some(r) => r.clone(),
