@@ -171,6 +171,12 @@ pub struct Environment {
     pub github: GitHubEnv,
 }
 
+/// The whole environment of this process, for the two places that decide what a child process
+/// inherits: `git.rs` (which drops `GIT_*` redirections) and `agent::env` (an allow-list).
+pub fn inherited_environment() -> Vec<(OsString, OsString)> {
+    std::env::vars_os().collect()
+}
+
 impl Environment {
     /// A variable whose name comes from the configuration (the webhook secret's name).
     pub fn lookup(&self, name: &str) -> Option<String> {

@@ -76,7 +76,7 @@ impl Git {
     fn command(&self, args: &[&str]) -> Result<Command> {
         let mut cmd = Command::new(git_program()?);
         cmd.current_dir(&self.dir).args(args).stdin(Stdio::null());
-        for (key, _) in std::env::vars_os() {
+        for (key, _) in crate::config::inherited_environment() {
             let name = key.to_string_lossy();
             if name.starts_with("GIT_") && !GIT_ENV_KEPT.contains(&name.as_ref()) {
                 cmd.env_remove(&key);

@@ -18,7 +18,6 @@ pub mod prompts;
 mod spec;
 pub mod stream;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -235,7 +234,7 @@ pub fn run(
     let invocation = invocation(settings, request, &prompt_file);
     // The parent's environment is read here only to choose what the agent inherits; see
     // `env` for the allow-list.
-    let parent: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let parent = crate::config::inherited_environment();
     let env = env::scrubbed(&settings.agent, &parent, &settings.extra_env);
     let path = env
         .iter()

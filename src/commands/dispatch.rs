@@ -360,11 +360,17 @@ fn dry_run(
         Err(e) if args.github.repo.is_none() => {
             ctx.runner.annotate(
                 crate::actions::Level::Warning,
-                &format!("{}; showing OWNER/REPO instead (pass --repo OWNER/REPO)", e.message),
+                &format!(
+                    "{}; showing OWNER/REPO instead (pass --repo OWNER/REPO)",
+                    e.message
+                ),
                 &Default::default(),
             );
             super::DryRunTarget {
-                repo: crate::github::RepoSlug { owner: "OWNER".into(), name: "REPO".into() },
+                repo: crate::github::RepoSlug {
+                    owner: "OWNER".into(),
+                    name: "REPO".into(),
+                },
                 api_url: "https://api.github.com".into(),
                 server_url: "https://github.com".into(),
             }
