@@ -65,6 +65,21 @@ pub struct StepRecord {
     pub note: Option<String>,
 }
 
+impl StepRecord {
+    /// A step that has not run yet.
+    pub fn queued(number: u32, title: &str) -> Self {
+        StepRecord {
+            number,
+            title: title.to_string(),
+            state: StepState::Queued,
+            duration_s: None,
+            cost_usd: None,
+            commit: None,
+            note: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepState {

@@ -510,13 +510,7 @@ fn watch(ctx: &Context, gh: &GitHub, run: &Run, pr_number: u64, json: bool) -> R
         std::thread::sleep(interval);
     };
     let pr = gh.get_pull(pr_number)?;
-    let pr_state = if pr.state == "closed" {
-        "closed"
-    } else if pr.draft {
-        "draft"
-    } else {
-        "ready for review"
-    };
+    let pr_state = pr.state_label();
     if json {
         ctx.runner.print_json(&json!({ "success": conclusion == "success", "run_conclusion": conclusion, "pr_state": pr_state, "pr_url": pr.html_url }))?;
     } else {

@@ -24,13 +24,7 @@ pub fn run(args: &StatusArgs, ctx: &Context) -> Result<()> {
             .map(|r| r.body),
         None => None,
     };
-    let pr_state = if pr.state == "closed" {
-        "closed"
-    } else if pr.draft {
-        "draft"
-    } else {
-        "ready for review"
-    };
+    let pr_state = pr.state_label();
     let cost: f64 = steps.iter().filter_map(|s| s.cost_usd).sum();
     let duration: f64 = steps.iter().filter_map(|s| s.duration_s).sum();
     let run_status = run.as_ref().map(|r| {

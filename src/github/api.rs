@@ -102,6 +102,17 @@ impl Comment {
 }
 
 impl PullRequest {
+    /// `draft`, `ready for review` or `closed`, as people say it.
+    pub fn state_label(&self) -> &'static str {
+        if self.state == "closed" {
+            "closed"
+        } else if self.draft {
+            "draft"
+        } else {
+            "ready for review"
+        }
+    }
+
     pub fn from_json(v: &Value) -> Result<Self> {
         Ok(PullRequest {
             number: v

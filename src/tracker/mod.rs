@@ -7,7 +7,7 @@
 pub mod github;
 
 use crate::error::Result;
-use crate::markers::{StepRecord, StepState};
+use crate::markers::StepRecord;
 use crate::plan::Plan;
 
 /// The plan as the tracker holds it (a human may have edited it).
@@ -74,15 +74,7 @@ pub fn merge_states(plan: &Plan, recorded: &[StepRecord]) -> Vec<StepRecord> {
                 .find(|r| r.number == step.number && r.title == step.title)
             {
                 Some(r) => r.clone(),
-                None => StepRecord {
-                    number: step.number,
-                    title: step.title.clone(),
-                    state: StepState::Queued,
-                    duration_s: None,
-                    cost_usd: None,
-                    commit: None,
-                    note: None,
-                },
+                None => StepRecord::queued(step.number, &step.title),
             }
         })
         .collect()
@@ -91,6 +83,7 @@ pub fn merge_states(plan: &Plan, recorded: &[StepRecord]) -> Vec<StepRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::markers::StepState;
     use crate::plan::Step;
 
     #[test]

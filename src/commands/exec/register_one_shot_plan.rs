@@ -10,7 +10,7 @@ use crate::cli::RegisterOneShotPlanArgs;
 use crate::commands::{connect_github, current_run_url, dry_run_target, requests_json};
 use crate::error::{Error, Result};
 use crate::github::{self, Issue};
-use crate::markers::{self, Meta, StepRecord, StepState};
+use crate::markers::{self, Meta, StepRecord};
 use crate::plan::Plan;
 use crate::pr_body::{self, Section};
 use crate::workspace::{self, Workspace};
@@ -153,15 +153,7 @@ fn read_prompt(ws: &Workspace) -> Result<String> {
 pub fn queued_steps(plan: &Plan) -> Vec<StepRecord> {
     plan.steps
         .iter()
-        .map(|s| StepRecord {
-            number: s.number,
-            title: s.title.clone(),
-            state: StepState::Queued,
-            duration_s: None,
-            cost_usd: None,
-            commit: None,
-            note: None,
-        })
+        .map(|s| StepRecord::queued(s.number, &s.title))
         .collect()
 }
 
