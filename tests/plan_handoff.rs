@@ -422,3 +422,29 @@ fn an_invalid_plan_is_not_saved() {
     assert_eq!(out.status.code(), Some(3));
     assert!(w.fake.requests().is_empty());
 }
+
+#[test]
+fn requests_name_oneshot_and_the_api_version() {
+    let w = World::new();
+    let pr = w.draft_pr(BRANCH);
+    w.write_plan(PLAN);
+    ok_json(save(&w, pr));
+    let request = &w.fake.requests()[0];
+    let agents: Vec<&str> = request
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "user-agent")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(
+        agents,
+        [concat!("oneshot/", env!("CARGO_PKG_VERSION"))],
+        "{:?}",
+        request.headers
+    );
+    assert_eq!(request.header("x-github-api-version"), Some("2022-11-28"));
+    assert_eq!(
+        request.header("accept"),
+        Some("application/vnd.github+json")
+    );
+}

@@ -209,6 +209,60 @@ pub fn api_urls(env: &GitHubEnv, remote_host: Option<&str>) -> (String, String, 
     (api, graphql, server)
 }
 
+/// An octocrab client on oneshot's own service stack. octocrab's default builder always adds
+/// `User-Agent: octocrab` and its own API-version header, and extra headers are appended, so a
+/// request would carry two of each; this stack sends exactly oneshot's headers. The token goes
+/// only to `base`'s host (octocrab's auth layer is not used: the header is set here, and
+/// redirects are not followed).
+fn client(base: &str, token: Option<&str>) -> Result<Octocrab> {
+    use octocrab::service::middleware::base_uri::BaseUriLayer;
+    use octocrab::service::middleware::extra_headers::ExtraHeadersLayer;
+
+    let uri: http::Uri = base.parse().map_err(|e| {
+        Error::config(format!("invalid GitHub API URL {base:?}: {e}")).hint("check GITHUB_API_URL")
+    })?;
+    let header = |value: &str| {
+        http::HeaderValue::from_str(value).map_err(|_| {
+            Error::config("the token contains characters that cannot be sent in a header")
+        })
+    };
+    let mut headers = vec![
+        (
+            http::header::USER_AGENT,
+            header(concat!("oneshot/", env!("CARGO_PKG_VERSION")))?,
+        ),
+        (http::header::ACCEPT, header("application/vnd.github+json")?),
+        (
+            http::HeaderName::from_static("x-github-api-version"),
+            header(API_VERSION)?,
+        ),
+    ];
+    if let Some(token) = token {
+        let mut value = header(&format!("Bearer {token}"))?;
+        value.set_sensitive(true);
+        headers.push((http::header::AUTHORIZATION, value));
+    }
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+        .map_err(|e| {
+            Error::internal(format!(
+                "could not load the system's root certificates: {e}"
+            ))
+        })?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector);
+    octocrab::OctocrabBuilder::new_empty()
+        .with_service(http)
+        .with_layer(&BaseUriLayer::new(uri))
+        .with_layer(&ExtraHeadersLayer::new(std::sync::Arc::new(headers)))
+        .with_auth(octocrab::AuthState::None)
+        .build()
+        .map_err(|e| Error::internal(format!("could not build the GitHub client: {e}")))
+}
+
 pub(super) fn connect(options: &ConnectOptions, runner: &Runner) -> Result<GitHub> {
     let (repo, host) = discover_repo(options.repo.as_deref(), &options.env, &options.dir)?;
     let token = discover_token(options.token.as_deref(), &options.env)?;
@@ -229,31 +283,9 @@ pub(super) fn connect(options: &ConnectOptions, runner: &Runner) -> Result<GitHu
         .build()
         .map_err(|e| Error::internal(format!("could not start the async runtime: {e}")))?;
     let build = |base: &str| -> Result<Octocrab> {
-        // octocrab's builder spawns nothing, but hyper needs a runtime context to build.
+        // hyper needs a runtime context to build its client.
         let _guard = runtime.enter();
-        Octocrab::builder()
-            .base_uri(base)
-            .map_err(|e| {
-                Error::config(format!("invalid GitHub API URL {base:?}: {e}"))
-                    .hint("check GITHUB_API_URL")
-            })?
-            .personal_token(token.clone())
-            .add_header(
-                http::header::ACCEPT,
-                "application/vnd.github+json".to_string(),
-            )
-            .add_header(
-                http::HeaderName::from_static("x-github-api-version"),
-                API_VERSION.to_string(),
-            )
-            .add_header(
-                http::header::USER_AGENT,
-                concat!("oneshot/", env!("CARGO_PKG_VERSION")).to_string(),
-            )
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(policy.request_timeout))
-            .build()
-            .map_err(|e| Error::internal(format!("could not build the GitHub client: {e}")))
+        client(base, Some(&token))
     };
     let rest = build(&api_url)?;
     let graphql = build(&graphql_url)?;
@@ -281,13 +313,7 @@ pub fn post_webhook(url: &str, payload: &serde_json::Value) -> Result<()> {
         uri.scheme_str().unwrap_or("https"),
         uri.authority().map(|a| a.as_str()).unwrap_or("")
     );
-    let client = Octocrab::builder()
-        .base_uri(base.as_str())
-        .map_err(|_| Error::config("the webhook URL is not a valid URL"))?
-        .set_connect_timeout(Some(Duration::from_secs(10)))
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .build()
-        .map_err(|e| Error::internal(format!("could not build the webhook client: {e}")))?;
+    let client = client(&base, None)?;
     let response = runtime
         .block_on(async {
             tokio::time::timeout(Duration::from_secs(30), client._post(url, Some(payload))).await
