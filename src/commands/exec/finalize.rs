@@ -296,5 +296,9 @@ fn failure(
             0
         }
     };
-    Ok(Outputs::new().with("failed_step", failed_step))
+    // run-implement publishes nothing when it fails, so the job's outputs come from here.
+    let completed = steps.iter().filter(|s| s.state == StepState::Done).count();
+    Ok(Outputs::new()
+        .with("completed_steps", completed)
+        .with("failed_step", failed_step))
 }
