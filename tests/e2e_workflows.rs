@@ -306,14 +306,33 @@ fn a_dispatched_one_shot_runs_both_jobs_to_a_ready_pull_request() {
     assert_eq!(plan.outputs["issue_number"], issue.to_string());
     assert_finished(&s, pr, BRANCH, &report);
 
-    // The comments: the plan issue says where it is implemented.
+    // The comments: the plan issue links the pull request, and says it is implemented there.
     let issue_comments = s.w.fake.state().comments(OWNER, NAME, issue);
+    assert_eq!(issue_comments.len(), 2, "{issue_comments:#?}");
     assert!(
         issue_comments
             .iter()
-            .any(|c| c.body.contains(&format!("#{pr}"))),
+            .any(|c| c.body.contains(&format!("Implemented in #{pr}"))),
         "{issue_comments:#?}"
     );
+    assert!(
+        s.w.fake.response_violations().is_empty(),
+        "the fake answered outside GitHub's schema"
+    );
+
+    // The agent sessions never held a GitHub token.
+    let tokens = [s.w.fake.token(), report.github_token.clone()];
+    let sessions = s.agent.invocations();
+    assert_eq!(sessions.len(), 4, "one planning and three step sessions");
+    for session in &sessions {
+        let env = session["env"].to_string();
+        for token in &tokens {
+            assert!(
+                !env.contains(token.as_str()),
+                "a token reached the agent: {env}"
+            );
+        }
+    }
 
     // Every job left a summary of what it did.
     let summaries = report.summaries();

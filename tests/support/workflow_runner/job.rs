@@ -329,6 +329,9 @@ pub(super) fn run(run: &Run, spec: JobSpec) -> Result<JobReport, String> {
                 }
                 None => machine.workspace.clone(),
             };
+            if step.get("with").is_some() {
+                return Err(format!("{where_}: `with` belongs to `uses` steps"));
+            }
             run_script(
                 run,
                 &script,

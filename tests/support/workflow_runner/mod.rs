@@ -74,6 +74,8 @@ pub struct RunReport {
     pub run_name: String,
     /// `success` or `failure`.
     pub conclusion: String,
+    /// The run's `github.token` (an installation token the fake accepts).
+    pub github_token: String,
     /// Every job, in the order they finished; a job that called a workflow comes after the
     /// called workflow's jobs. Paths: `oneshot`, `oneshot/plan`, `oneshot/implement/implement`.
     pub jobs: Vec<JobReport>,
@@ -378,6 +380,7 @@ impl<'w> WorkflowRunner<'w> {
             run_id,
             run_name,
             conclusion: conclusion.to_string(),
+            github_token: token,
             jobs: ctx.jobs.into_inner(),
             noops: ctx.noops.into_inner(),
         })

@@ -42,31 +42,25 @@ pub(super) fn run(
     if uses.starts_with("docker://") {
         return Err(format!("`{uses}`: container actions are not supported"));
     }
-    // `$/path` (the workflow's repository at its commit) and `./path` (the workspace).
+    // `$/path`: the workflow's own repository at the commit it runs from.
     if let Some(path) = uses.strip_prefix("$/") {
         let path = path.trim_end_matches('/');
-        if !target.file.exists(&format!("{path}/action.yml")) {
-            return Err(format!(
-                "`{uses}`: {path}/action.yml does not exist in {}",
-                target.file.workflow_ref()
-            ));
-        }
-        return local_action(run, target, uses, path, with);
+        let action = target
+            .file
+            .read(&format!("{path}/action.yml"))
+            .map_err(|e| format!("`{uses}`: {e}"))?;
+        return local_action(target, uses, path, &action, with);
     }
+    // `./path`: the checkout in the workspace, whatever repository the workflow comes from.
     if let Some(path) = uses.strip_prefix("./") {
         let path = path.trim_end_matches('/');
-        if !target
-            .machine
-            .workspace
-            .join(path)
-            .join("action.yml")
-            .is_file()
-        {
-            return Err(format!(
-                "`{uses}`: {path}/action.yml is not in the workspace (a `./` action is read from the checkout, not from the workflow's repository)"
-            ));
-        }
-        return local_action(run, target, uses, path, with);
+        let action = std::fs::read_to_string(target.machine.workspace.join(path).join("action.yml"))
+            .map_err(|_| {
+                format!(
+                    "`{uses}`: {path}/action.yml is not in the workspace (a `./` action is read from the checkout, not from the workflow's repository)"
+                )
+            })?;
+        return local_action(target, uses, path, &action, with);
     }
     let (name, version) = uses
         .split_once('@')
@@ -82,22 +76,28 @@ pub(super) fn run(
             ..Exec::default()
         });
     }
+    // oneshot's own actions at a ref: read from this source tree.
     if let Some(path) = name
         .strip_prefix(super::ONESHOT_REPOSITORY)
         .and_then(|p| p.strip_prefix('/'))
+        && let Some(dir) = run.runner.sources.get(super::ONESHOT_REPOSITORY)
     {
-        return local_action(run, target, uses, path, with);
+        let action = std::fs::read_to_string(dir.join(path).join("action.yml"))
+            .map_err(|e| format!("`{uses}`: {e}"))?;
+        return local_action(target, uses, path, &action, with);
     }
     Err(format!(
         "`{uses}` is an action the workflow runner does not know"
     ))
 }
 
+/// An action of a repository: only the install action is known. Its `with:` must name inputs
+/// the action declares (GitHub only warns; here it is an error).
 fn local_action(
-    _run: &Run,
     target: &Target,
     uses: &str,
     path: &str,
+    action_yml: &str,
     with: &BTreeMap<String, String>,
 ) -> Result<Exec, String> {
     if path != INSTALL {
@@ -105,10 +105,12 @@ fn local_action(
             "`{uses}` is an action the workflow runner does not know"
         ));
     }
-    if let Some(k) = with.keys().find(|k| k.as_str() != "ref") {
-        return Err(format!(
-            "`{uses}`: `{k}` is not an input of the install action"
-        ));
+    let action = super::yaml::load(action_yml, uses)?;
+    if let Some(k) = with
+        .keys()
+        .find(|k| action["inputs"].get(k.as_str()).is_none())
+    {
+        return Err(format!("`{uses}`: `{k}` is not an input of the action"));
     }
     install(target, with.get("ref").map(String::as_str).unwrap_or(""))
 }
