@@ -209,7 +209,6 @@ fn checkout(run: &Run, target: &Target, with: &BTreeMap<String, String>) -> Resu
     for args in [
         vec!["init", "--quiet"],
         vec!["remote", "add", "origin", &remote],
-        vec!["config", "--local", "gc.auto", "0"],
     ] {
         if !git(&args, &mut log)?.success() {
             return fail(log, format!("git {} failed", args.join(" ")));
@@ -269,46 +268,23 @@ fn checkout(run: &Run, target: &Target, with: &BTreeMap<String, String>) -> Resu
     if !git(&fetch_args, &mut log)?.success() {
         return fail(log, format!("The process 'git' failed fetching {git_ref}"));
     }
-    let checkout_args: Vec<String> = match &branch {
+    // A branch when the fetch brought one, else a tag of that name (as the action decides).
+    let checked_out = match &branch {
         Some(b) => {
-            let tracking_exists =
-                git(&["rev-parse", "--verify", "--quiet", &start], &mut log)?.success();
-            if tracking_exists {
-                vec![
-                    "checkout".into(),
-                    "--force".into(),
-                    "-B".into(),
-                    b.clone(),
-                    start.clone(),
-                ]
-            } else if git(
-                &[
-                    "rev-parse",
-                    "--verify",
-                    "--quiet",
-                    &format!("refs/tags/{b}"),
-                ],
-                &mut log,
-            )?
-            .success()
-            {
-                vec![
-                    "checkout".into(),
-                    "--force".into(),
-                    format!("refs/tags/{b}"),
-                ]
-            } else {
-                return fail(
-                    log,
-                    format!("A branch or tag with the name '{b}' could not be found"),
-                );
-            }
+            git(&["checkout", "--force", "-B", b, &start], &mut log)?.success()
+                || git(
+                    &["checkout", "--force", &format!("refs/tags/{b}")],
+                    &mut log,
+                )?
+                .success()
         }
-        None => vec!["checkout".into(), "--force".into(), start.clone()],
+        None => git(&["checkout", "--force", &start], &mut log)?.success(),
     };
-    let checkout_args: Vec<&str> = checkout_args.iter().map(String::as_str).collect();
-    if !git(&checkout_args, &mut log)?.success() {
-        return fail(log, format!("could not check out {git_ref}"));
+    if !checked_out {
+        return fail(
+            log,
+            format!("A branch or tag with the name '{git_ref}' could not be found"),
+        );
     }
     let head = git(&["rev-parse", "HEAD"], &mut log)?;
     let mut outputs = BTreeMap::new();
