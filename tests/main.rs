@@ -6,6 +6,7 @@ mod support;
 mod agent_fakes;
 mod cli_help;
 mod dispatch;
+mod e2e_workflows;
 mod exec_steps;
 mod fake_anthropic;
 mod fake_github_selftest;

@@ -6,6 +6,7 @@
 pub mod fake_github;
 pub mod github;
 pub mod runner_files;
+pub mod workflow_runner;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,11 @@ impl TestEnv {
     pub fn prepend_path(&mut self, dir: &Path) {
         let path = format!("{}:{}", dir.display(), self.var("PATH").unwrap_or_default());
         self.set("PATH", path);
+    }
+
+    /// Every variable of this environment, in the order they were set.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     pub fn var(&self, key: &str) -> Option<String> {

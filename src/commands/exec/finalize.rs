@@ -114,7 +114,7 @@ fn success(
     }
 
     let pull = gh.get_pull(tracker.pr.unwrap_or_default())?;
-    let (diffstat, files_changed) = diffstat(&git, &pull.base_ref)?;
+    let (diffstat, files_changed) = diffstat(&git, &pull.base_ref, branch)?;
     let completion = Completion {
         duration_s: steps.iter().filter_map(|s| s.duration_s).sum(),
         cost_usd: steps.iter().filter_map(|s| s.cost_usd).sum(),
@@ -181,13 +181,14 @@ fn success(
 }
 
 /// `git diff --stat` of the whole change against the base branch, and the number of files.
-fn diffstat(git: &crate::git::Git, base: &str) -> Result<(String, usize)> {
+fn diffstat(git: &crate::git::Git, base: &str, branch: &str) -> Result<(String, usize)> {
     let Some(base_sha) = git.remote_branch_commit(REMOTE, base)? else {
         return Ok((String::new(), 0));
     };
     if !git.has_commit(&base_sha)? {
         git.fetch_objects(REMOTE, base)?;
     }
+    reach_merge_base(git, &base_sha, branch)?;
     let range = format!("{base_sha}...HEAD");
     let stat = git.run("summarise the change", &["diff", "--stat=100", &range])?;
     let files = git
@@ -195,6 +196,43 @@ fn diffstat(git: &crate::git::Git, base: &str) -> Result<(String, usize)> {
         .lines()
         .count();
     Ok((stat, files))
+}
+
+/// actions/checkout fetches one commit, so the branch's history may end before it meets the
+/// base, and `base...HEAD` has no merge base. Fetches more of the branch (4, 16, 64, … commits
+/// deeper) until it meets the base or the clone is no longer shallow.
+fn reach_merge_base(git: &crate::git::Git, base_sha: &str, branch: &str) -> Result<()> {
+    let mut deepen = 4;
+    while !git
+        .try_run(
+            "find where the branch starts",
+            &["merge-base", base_sha, "HEAD"],
+        )?
+        .success
+    {
+        let shallow = git.run(
+            "check for a shallow clone",
+            &["rev-parse", "--is-shallow-repository"],
+        )?;
+        if shallow.trim() != "true" || deepen > 65_536 {
+            // The diff below fails with git's own words.
+            return Ok(());
+        }
+        git.run(
+            "fetch more of the branch's history",
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                &format!("--deepen={deepen}"),
+                REMOTE,
+                &format!("refs/heads/{branch}"),
+            ],
+        )?;
+        deepen *= 4;
+    }
+    Ok(())
 }
 
 /// After a failed implement step: every step shows what happened, and a failure report exists
@@ -259,5 +297,9 @@ fn failure(
             0
         }
     };
-    Ok(Outputs::new().with("failed_step", failed_step))
+    // run-implement publishes nothing when it fails, so the job's outputs come from here.
+    let completed = steps.iter().filter(|s| s.state == StepState::Done).count();
+    Ok(Outputs::new()
+        .with("completed_steps", completed)
+        .with("failed_step", failed_step))
 }
