@@ -264,15 +264,13 @@ impl Engine<'_> {
         ))
         .hint(format!("to resume: {}", report.resume));
         if !outcome.completed.is_empty() {
-            err = err.hint(format!(
-                "steps {} are done and kept",
-                outcome
-                    .completed
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            let done: Vec<String> = outcome.completed.iter().map(u32::to_string).collect();
+            let (noun, verb) = if done.len() == 1 {
+                ("step", "is")
+            } else {
+                ("steps", "are")
+            };
+            err = err.hint(format!("{noun} {} {verb} done and kept", done.join(", ")));
         }
         if let Err(e) = tracker.set_progress(steps) {
             err = err.cause(format!(

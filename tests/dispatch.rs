@@ -8,35 +8,24 @@ use crate::support::fake_github::Fault;
 use crate::support::github::{NAME, OWNER, World};
 use crate::support::{render, stdout_json};
 
-/// The caller workflow `oneshot init` writes, reduced to what dispatch relies on: the inputs it
-/// sends and a run-name that carries distinct_id.
-pub const CALLER_WORKFLOW: &str = r#"name: oneshot
-run-name: "oneshot ${{ inputs.branch_name }} [${{ inputs.distinct_id }}]"
-on:
-  workflow_dispatch:
-    inputs:
-      prompt: { description: "The task", required: true, type: string }
-      model: { description: "Model", required: false, type: string }
-      agent: { description: "Agent", required: false, type: string }
-      plan_only: { description: "Plan only", required: false, type: string }
-      branch_name: { description: "Leave empty when starting by hand", required: false, type: string }
-      pr_number: { description: "Leave empty when starting by hand", required: false, type: string }
-      submitted_by: { description: "Leave empty when starting by hand", required: false, type: string }
-      distinct_id: { description: "Leave empty when starting by hand", required: false, type: string }
-jobs:
-  one-shot:
-    uses: oneshot-dev/oneshot/.github/workflows/one-shot.yml@v0.1.0
-    secrets: inherit
-"#;
-
 const PROMPT: &str = "Add a --verbose flag to the submit command";
 const BRANCH: &str = "oneshot-add-a-verbose-flag-to-t-01-15-1430";
 
 fn world() -> World {
     let w = World::new();
     w.env.git(&w.repo.work, ["checkout", "--quiet", "main"]);
-    w.repo
-        .write(".github/workflows/oneshot.yml", CALLER_WORKFLOW);
+    // The workflows `oneshot init` writes, as a user would commit them.
+    let out = w
+        .env
+        .oneshot(&w.repo.work)
+        .args(["init", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     w.env.git(&w.repo.work, ["add", "."]);
     w.env.git(
         &w.repo.work,

@@ -26,6 +26,9 @@ pub struct GitHubTracker<'a> {
     /// The PR as `recorded_steps` just read it, used once by the next `set_progress` instead of
     /// reading it again (saves a request per run; later updates read it fresh to keep edits).
     pub just_read: Option<Issue>,
+    /// The pull request's own fields (node id, draft, base), read once: they do not change
+    /// while a step runs.
+    pub pull: Option<crate::github::PullRequest>,
 }
 
 /// The pull request a plan issue names in its metadata.
@@ -56,6 +59,16 @@ impl GitHubTracker<'_> {
             )));
         }
         Ok(pr)
+    }
+
+    /// The pull request as the pulls endpoint shows it, read once.
+    pub fn pull_request(&mut self) -> Result<crate::github::PullRequest> {
+        if let Some(pull) = &self.pull {
+            return Ok(pull.clone());
+        }
+        let pull = self.gh.get_pull(self.pr()?)?;
+        self.pull = Some(pull.clone());
+        Ok(pull)
     }
 
     fn write_pr(&self, patch: Value) -> Result<Issue> {
@@ -146,7 +159,10 @@ impl Tracker for GitHubTracker<'_> {
     }
 
     fn complete(&mut self, completion: &Completion) -> Result<()> {
-        let pr = self.read_pr()?;
+        let pr = match self.just_read.take() {
+            Some(pr) => pr,
+            None => self.read_pr()?,
+        };
         let mut meta = markers::parse_meta(&pr.body).unwrap_or_default();
         let completed_before = meta
             .other
@@ -172,7 +188,7 @@ impl Tracker for GitHubTracker<'_> {
         self.write_pr(json!({ "title": title, "body": body }))?;
 
         let number = self.pr()?;
-        let pull = self.gh.get_pull(number)?;
+        let pull = self.pull_request()?;
         if pull.draft {
             self.gh.mark_ready_for_review(&pull.node_id)?;
         }

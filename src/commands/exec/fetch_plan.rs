@@ -25,6 +25,7 @@ pub fn run(args: &FetchPlanArgs, ctx: &Context) -> Result<Outputs> {
         title_prefix: String::new(),
         reviewers: Vec::new(),
         just_read: None,
+        pull: None,
     };
     let record = tracker.plan()?;
     ws.ensure_impl_dir()?;

@@ -48,6 +48,7 @@ pub fn run(args: &FinalizeArgs, ctx: &Context) -> Result<Outputs> {
         title_prefix: settings.pr.title_prefix.clone(),
         reviewers,
         just_read: None,
+        pull: None,
     };
     let steps = tracker.recorded_steps()?;
     match args.outcome {
@@ -113,7 +114,7 @@ fn success(
         }
     }
 
-    let pull = gh.get_pull(tracker.pr.unwrap_or_default())?;
+    let pull = tracker.pull_request()?;
     let (diffstat, files_changed) = diffstat(&git, &pull.base_ref, branch)?;
     let completion = Completion {
         duration_s: steps.iter().filter_map(|s| s.duration_s).sum(),

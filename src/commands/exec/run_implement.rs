@@ -42,8 +42,13 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
         title_prefix: settings.pr.title_prefix.clone(),
         reviewers: Vec::new(),
         just_read: None,
+        pull: None,
     };
-    let record = tracker.plan()?;
+    // fetch-plan, the step before in the same job, has just read and checked the issue.
+    let record = match read_fetched_plan(&ws)? {
+        Some(record) => record,
+        None => tracker.plan()?,
+    };
     let engine = Engine {
         runner: ctx.runner,
         ws: &ws,
@@ -86,4 +91,16 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
         .with("failed_step", "")
         .with("cost_usd", format!("{:.4}", outcome.cost_usd))
         .with("duration_s", format!("{:.1}", outcome.duration_s)))
+}
+
+/// The plan `exec fetch-plan` wrote to `.impl/plan.md` in this job, if it is there.
+fn read_fetched_plan(ws: &Workspace) -> Result<Option<crate::tracker::PlanRecord>> {
+    let Ok(text) = std::fs::read_to_string(ws.path(crate::workspace::PLAN)) else {
+        return Ok(None);
+    };
+    match crate::plan::parse(&text) {
+        Ok(plan) => Ok(Some(crate::tracker::PlanRecord { text, plan })),
+        // Not the file fetch-plan writes (it validates first): ask the issue.
+        Err(_) => Ok(None),
+    }
 }

@@ -130,42 +130,27 @@ fn scalar(node: &Yaml) -> Option<String> {
 /// and string literals. A missing input renders as '' (as in Actions); any other expression stays
 /// as written, so that a test sees it was not understood.
 pub fn render(template: &str, inputs: &BTreeMap<String, String>, ctx: &Context) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("${{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 3..];
-        let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let expr = after[..end].trim();
-        match evaluate(expr, inputs, ctx) {
-            Some(value) => out.push_str(&value),
-            None => out.push_str(&rest[start..start + 3 + end + 2]),
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn evaluate(expr: &str, inputs: &BTreeMap<String, String>, ctx: &Context) -> Option<String> {
-    if let Some(name) = expr
-        .strip_prefix("inputs.")
-        .or_else(|| expr.strip_prefix("github.event.inputs."))
-    {
-        return Some(inputs.get(name).cloned().unwrap_or_default());
-    }
-    if let Some(literal) = expr.strip_prefix('\'').and_then(|e| e.strip_suffix('\'')) {
-        return Some(literal.replace("''", "'"));
-    }
-    match expr {
-        "github.actor" | "github.triggering_actor" => Some(ctx.actor.clone()),
-        "github.ref_name" => Some(ctx.ref_name.clone()),
-        "github.repository" => Some(ctx.repository.clone()),
-        "github.workflow" => Some(ctx.workflow.clone()),
-        "github.event_name" => Some("workflow_dispatch".into()),
-        _ => None,
-    }
+    use crate::support::workflow_runner::expr::{Scope, evaluate_string, object};
+    use serde_json::Value;
+    let inputs_value = Value::Object(
+        inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    );
+    let github = object([
+        ("actor", Value::String(ctx.actor.clone())),
+        ("triggering_actor", Value::String(ctx.actor.clone())),
+        ("ref_name", Value::String(ctx.ref_name.clone())),
+        ("repository", Value::String(ctx.repository.clone())),
+        ("workflow", Value::String(ctx.workflow.clone())),
+        ("event_name", Value::String("workflow_dispatch".into())),
+        ("event", object([("inputs", inputs_value.clone())])),
+    ]);
+    let scope = Scope::new()
+        .with("inputs", inputs_value)
+        .with("github", github);
+    // The same expression language as the workflow runner of the tests; what it cannot
+    // evaluate stays as written, as GitHub shows a run-name it could not render.
+    evaluate_string(template, &scope).unwrap_or_else(|_| template.to_string())
 }
