@@ -8,12 +8,11 @@ use serde_json::{Value, json};
 use super::{Context, connect_github, dry_run_target, requests_json};
 use crate::cli::DispatchArgs;
 use crate::commands::exec::detect_trunk;
-use crate::error::{Error, ErrorKind, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::git::Git;
 use crate::github::{self, GitHub, HttpMethod, RepoSlug, Request};
 use crate::interrupt;
 use crate::launch::{self, Created, Draft, DraftInfo};
-use crate::task::validate_prompt;
 
 const REMOTE: &str = "origin";
 
