@@ -360,8 +360,8 @@ pub struct DispatchArgs {
 /// given. At the end it prints the steps, the commits, the time and cost, and how to review the
 /// branch. After a failure, --resume BRANCH continues from the failed step.
 ///
-/// The work tree is in $XDG_CACHE_HOME/oneshot/worktrees/ (default ~/.cache): agent CLIs refuse
-/// to edit files below a .git directory.
+/// The work tree is in $XDG_CACHE_HOME/oneshot/worktrees/ (default ~/.cache), not under .git/:
+/// Claude Code refuses to edit files below a .git directory.
 ///
 /// With --json: one JSON object with success, branch, worktree, plan_title, completed_steps
 /// (steps done, earlier runs included), failed_step, cost_usd (the plan and every step so far),

@@ -372,7 +372,9 @@ fn implement(
     let engine = Engine {
         runner: ctx.runner,
         ws: wt,
-        git: wt.git.clone(),
+        // The repository's hooks are not run on oneshot's own commits and pushes, as on a
+        // runner's fresh checkout (the verify command is the check).
+        git: wt.git.with_config("core.hooksPath", "/dev/null"),
         branch: branch.clone(),
         remote: REMOTE.into(),
         push: args.push,
