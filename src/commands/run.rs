@@ -113,6 +113,7 @@ fn start(args: &RunArgs, ctx: &Context, started: Instant) -> Result<()> {
                 .ref_exists(&format!("refs/remotes/{REMOTE}/{name}"))
                 .unwrap_or(false)
             || PlanStore::dir_for(&setup.common_dir, name).exists()
+            || worktree_path(&cache, &setup.common_dir, name).exists()
     });
     let worktree = worktree_path(&cache, &setup.common_dir, &branch);
     if !setup.repo.git.changed_paths()?.is_empty() {
