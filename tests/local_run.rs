@@ -643,3 +643,88 @@ fn status_shows_a_local_run_without_a_token() {
     assert_eq!(json["completed_steps"], 1);
     assert_eq!(json["worktree"], worktree);
 }
+
+/// The real Claude Code CLI (installed by scripts/install-test-tools.sh; skipped without it)
+/// plans and implements in the run's work tree. It refuses every edit below a `.git`
+/// directory, which is why the work tree is in the cache directory: this test fails if it is
+/// ever moved back under `.git/`.
+#[test]
+fn the_real_claude_cli_plans_and_edits_in_the_work_tree() {
+    use crate::fake_anthropic::{FakeAnthropic, Turn};
+    use sha2::{Digest, Sha256};
+
+    let Some(claude) = crate::real_claude::claude() else {
+        return;
+    };
+    let mut env = TestEnv::new();
+    env.prepend_path(claude.parent().unwrap());
+    env.set("ANTHROPIC_API_KEY", "sk-fake");
+    env.set("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+    let repo = env.repo_with_origin();
+    // Where the work tree will be (checked against what the run reports).
+    let common = env.git(
+        &repo.work,
+        ["rev-parse", "--path-format=absolute", "--git-common-dir"],
+    );
+    let id: String = Sha256::digest(common.trim_end().as_bytes())
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let branch = "oneshot-add-a-verbose-flag-to-t-01-15-1430";
+    let worktree = env
+        .home
+        .join(".cache/oneshot/worktrees")
+        .join(format!(
+            "{}-{id}",
+            repo.work.file_name().unwrap().to_string_lossy()
+        ))
+        .join(branch);
+    let tool = |path: &str, content: &str| Turn::Tool {
+        text: None,
+        name: "Write".into(),
+        input: json!({"file_path": worktree.join(path).display().to_string(), "content": content}),
+    };
+
+    let planner = FakeAnthropic::start(vec![
+        tool(".impl/plan.md", crate::agent_fakes::PLAN),
+        tool(".impl/plan-result.json", crate::agent_fakes::PLAN_RESULT),
+        Turn::Text("Wrote the plan.".into()),
+    ]);
+    env.set("ANTHROPIC_BASE_URL", planner.url.clone());
+    let out = env
+        .oneshot(&repo.work)
+        .args(["run", TASK, "--plan-only", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out),
+        planner.describe()
+    );
+    let json = stdout_json(&out);
+    assert_eq!(json["worktree"], worktree.display().to_string());
+    assert_eq!(json["step_count"], 1);
+
+    let implementer = FakeAnthropic::start(vec![
+        tool("src/verbose.rs", "pub const VERBOSE: bool = true;\n"),
+        Turn::Text("Done.".into()),
+    ]);
+    env.set("ANTHROPIC_BASE_URL", implementer.url.clone());
+    let out = env
+        .oneshot(&repo.work)
+        .args(["run", "--resume", branch, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out),
+        implementer.describe()
+    );
+    assert_eq!(
+        env.git(&repo.work, ["show", "--name-only", "--format=%s", branch]),
+        "Step 1: Parse the flag\n\nsrc/verbose.rs\n"
+    );
+}
