@@ -42,6 +42,8 @@ pub enum Command {
 
     Dispatch(DispatchArgs),
 
+    Run(RunArgs),
+
     Status(StatusArgs),
 
     Resume(ResumeArgs),
@@ -347,6 +349,77 @@ pub struct DispatchArgs {
     pub github: GitHubArgs,
 }
 
+/// Run the whole one-shot on this machine: plan, then implement step by step, no GitHub.
+///
+/// Inside any git repository: creates the branch `dispatch` would name, in a work tree of its
+/// own started from the current commit (your checkout, index and uncommitted changes are never
+/// touched; uncommitted changes are not part of the run). A first agent session writes the plan,
+/// checked like in CI, and it is kept in .git/oneshot/plans/<branch>/, where you can edit it.
+/// Then a fresh session per step implements it, with the verify command, one commit per step,
+/// and the budget and timeouts of .github/oneshot.toml. Nothing is pushed unless --push is
+/// given. At the end it prints the steps, the commits, the time and cost, and how to review the
+/// branch. After a failure, --resume BRANCH continues from the failed step.
+///
+/// The work tree is in $XDG_CACHE_HOME/oneshot/worktrees/ (default ~/.cache), not under .git/:
+/// Claude Code refuses to edit files below a .git directory.
+///
+/// With --json: one JSON object with success, branch, worktree, plan_title, completed_steps
+/// (steps done, earlier runs included), failed_step, cost_usd (the plan and every step so far),
+/// duration_s (this command) and steps; a failure is the standard JSON error object with the
+/// same facts.
+///
+/// Example:
+///   oneshot run "Add a --verbose flag to the submit command"
+///   oneshot run -f task.md --model opus --plan-only
+///   oneshot run --resume oneshot-add-a-verbose-flag-01-15-1430
+///   oneshot run --resume oneshot-add-a-verbose-flag-01-15-1430 --from-step 2 --push
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct RunArgs {
+    /// The task, in one line or more.
+    #[arg(value_name = "PROMPT", conflicts_with_all = ["file", "resume"])]
+    pub prompt: Option<String>,
+
+    /// Read the task from FILE (`-` for stdin).
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "resume"
+    )]
+    pub file: Option<PathBuf>,
+
+    /// The model: h/haiku, s/sonnet, o/opus, or the agent's own model name
+    /// [default: from .github/oneshot.toml].
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// The agent: claude, codex, gemini, or command:<program> [args…]
+    /// [default: from .github/oneshot.toml, else claude].
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+
+    /// Stop after the plan; implement it later with --resume.
+    #[arg(long, conflicts_with = "resume")]
+    pub plan_only: bool,
+
+    /// Continue the local run of BRANCH: from the first step not done, or from --from-step.
+    #[arg(long, value_name = "BRANCH")]
+    pub resume: Option<String>,
+
+    /// With --resume: start at this step (implementing it again even if it was done).
+    #[arg(long, value_name = "K", requires = "resume")]
+    pub from_step: Option<u32>,
+
+    /// Push the branch to origin after each step.
+    #[arg(long)]
+    pub push: bool,
+
+    /// Print one JSON object on stdout, for scripts (errors too).
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Create the branch and the draft PR for a workflow started from the Actions tab.
 ///
 /// Does what `oneshot dispatch` does before it dispatches: a branch from the trunk with the task
@@ -514,7 +587,8 @@ pub struct CloseRejectedArgs {
 /// Show a one-shot's progress: its steps with their states, time and cost, and the latest run.
 ///
 /// Reads the progress recorded in the pull request (by number, or found by its branch) and the
-/// state of the workflow run.
+/// state of the workflow run. For a branch of `oneshot run` it reads the local plan store
+/// (.git/oneshot/plans/<branch>/) instead, with no token and no network.
 ///
 /// Example:
 ///   oneshot status 42
@@ -522,7 +596,7 @@ pub struct CloseRejectedArgs {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct StatusArgs {
-    /// The pull request number or the branch.
+    /// The pull request number, or the branch (of a pull request or of a local run).
     #[arg(value_name = "PR|BRANCH")]
     pub target: String,
 

@@ -113,6 +113,17 @@ pub mod env_vars {
         help: "Total time allowed for the retries of one GitHub API request, in milliseconds (default 120000).",
     };
 
+    pub const XDG_CACHE_HOME: EnvVar = EnvVar {
+        name: "XDG_CACHE_HOME",
+        help: "Where `oneshot run` keeps the work trees of its branches (in `oneshot/worktrees/`); \
+               default `$HOME/.cache`.",
+    };
+    pub const HOME: EnvVar = EnvVar {
+        name: "HOME",
+        help: "The home directory: `$HOME/.cache` is the cache directory when XDG_CACHE_HOME is \
+               not set.",
+    };
+
     /// Every variable above, for documentation and checks.
     pub const ALL: &[EnvVar] = &[
         PROMPT,
@@ -134,6 +145,8 @@ pub mod env_vars {
         RETRY_BUDGET_MS,
         WATCH_INTERVAL_MS,
         TOKEN_IS_GITHUB_TOKEN,
+        XDG_CACHE_HOME,
+        HOME,
     ];
 }
 
@@ -169,6 +182,10 @@ pub struct Environment {
     pub token_is_github_token: bool,
     /// How to reach GitHub.
     pub github: GitHubEnv,
+    /// Where oneshot keeps what it can make again (the work trees of `oneshot run`):
+    /// `XDG_CACHE_HOME`, else `HOME/.cache`. Relative paths are ignored, as the XDG
+    /// specification says.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The whole environment of this process, for the two places that decide what a child process
@@ -206,6 +223,9 @@ impl Environment {
         let budget_usd = text(BUDGET_USD);
         let max_steps = text(MAX_STEPS);
         let verify_command = text(VERIFY_COMMAND);
+        let absolute = |v: Option<OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
+        let cache_dir = absolute(var(XDG_CACHE_HOME.name))
+            .or_else(|| absolute(var(HOME.name)).map(|home| home.join(".cache")));
         Environment {
             prompt: var(PROMPT.name),
             now,
@@ -220,6 +240,7 @@ impl Environment {
                 .and_then(|v| v.into_string().ok())
                 .and_then(|v| v.trim().parse().ok()),
             github: GitHubEnv::from_lookup(&mut var),
+            cache_dir,
         }
     }
 }
@@ -1405,6 +1426,7 @@ mod tests {
                     match v.name {
                         "ONESHOT_NOW" => "2024-01-15T14:30:00Z",
                         "ONESHOT_TOKEN_IS_GITHUB_TOKEN" => "true",
+                        "XDG_CACHE_HOME" | "HOME" => "/cache",
                         _ => "7",
                     },
                 )
@@ -1423,6 +1445,7 @@ mod tests {
             watch_interval_ms,
             token_is_github_token,
             github,
+            cache_dir,
         } = env(&all);
         for (field, value) in [
             ("prompt", prompt.map(|p| p.into_string().unwrap())),
@@ -1456,11 +1479,13 @@ mod tests {
                 "token_is_github_token",
                 token_is_github_token.then(String::new),
             ),
+            ("cache_dir", cache_dir.map(|d| d.display().to_string())),
         ] {
             assert!(value.is_some(), "{field} is not read from its variable");
         }
         assert!(not_unicode.is_empty());
-        assert_eq!(env_vars::ALL.len(), 19, "one variable per field");
+        // XDG_CACHE_HOME and HOME make one field, cache_dir.
+        assert_eq!(env_vars::ALL.len(), 21, "one variable per field");
     }
 
     #[test]
@@ -1473,12 +1498,26 @@ mod tests {
             assert!(
                 v.name.starts_with("ONESHOT_")
                     || v.name.starts_with("GITHUB_")
-                    || v.name == "GH_TOKEN",
+                    || ["GH_TOKEN", "XDG_CACHE_HOME", "HOME"].contains(&v.name),
                 "{}",
                 v.name
             );
             assert!(!v.help.is_empty(), "{}", v.name);
         }
+    }
+
+    #[test]
+    fn the_cache_directory_follows_xdg() {
+        let dir = |vars: &[(&str, &str)]| env(vars).cache_dir;
+        assert_eq!(
+            dir(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")]),
+            Some(PathBuf::from("/x"))
+        );
+        assert_eq!(
+            dir(&[("XDG_CACHE_HOME", "relative"), ("HOME", "/h")]),
+            Some(PathBuf::from("/h/.cache"))
+        );
+        assert_eq!(dir(&[("HOME", "")]), None);
     }
 
     #[test]

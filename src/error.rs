@@ -70,6 +70,9 @@ pub struct Error {
     pub message: String,
     pub hints: Vec<String>,
     pub causes: Vec<String>,
+    /// Facts a machine-readable caller gets with the error, after the standard keys of the
+    /// JSON error object (e.g. the branch and the failed step of a local run).
+    pub details: Vec<(String, serde_json::Value)>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -81,6 +84,7 @@ impl Error {
             message: message.into(),
             hints: Vec::new(),
             causes: Vec::new(),
+            details: Vec::new(),
         }
     }
 
@@ -128,6 +132,12 @@ impl Error {
         self
     }
 
+    /// Adds a fact to the JSON error object (a standard key is never replaced).
+    pub fn detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.details.push((key.to_string(), value.into()));
+        self
+    }
+
     /// Puts `context` in front of the message: "context: message".
     pub fn context(mut self, context: impl fmt::Display) -> Self {
         self.message = format!("{context}: {}", self.message);
@@ -160,12 +170,18 @@ impl Error {
             message.push_str(": ");
             message.push_str(&self.causes.join("; "));
         }
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "success": false,
             "error_type": self.kind.as_str(),
             "message": message,
             "hints": self.hints,
-        })
+        });
+        if let Some(map) = json.as_object_mut() {
+            for (key, value) in &self.details {
+                map.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        json
     }
 }
 
@@ -216,6 +232,15 @@ mod tests {
         assert_eq!(v["success"], false);
         assert_eq!(v["error_type"], "invalid_input");
         assert_eq!(v["message"], "blank prompt");
+        let v = Error::step_failed("step 2 failed")
+            .detail("failed_step", 2)
+            .detail("success", true)
+            .to_json();
+        assert_eq!(v["failed_step"], 2);
+        assert_eq!(
+            v["success"], false,
+            "a detail never replaces a standard key"
+        );
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The task prompt: where it is stored and what makes it acceptable.
 
-use crate::error::{Error, Result};
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind, IoContext, Result};
 
 /// The largest prompt accepted, in bytes. It keeps the plan issue, the PR body and the
 /// workflow_dispatch payload (65,535 characters) within GitHub's limits.
@@ -34,6 +37,35 @@ pub fn validate_prompt(bytes: &[u8], origin: &str) -> Result<String> {
             .hint("describe the task in one line, e.g. \"Add a --verbose flag to the submit command\""));
     }
     Ok(text.to_string())
+}
+
+/// The prompt of `oneshot <command>`: the argument, or the file given with `-f` (`-` for stdin),
+/// checked with [`validate_prompt`].
+pub fn read_prompt(text: Option<&str>, file: Option<&Path>, command: &str) -> Result<String> {
+    match (text, file) {
+        (Some(_), Some(_)) => Err(Error::new(
+            ErrorKind::Usage,
+            "give the prompt as an argument or with --file, not both",
+        )),
+        (Some(text), None) => validate_prompt(text.as_bytes(), "the command line"),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .io_context(|| "could not read the prompt from stdin".into())?;
+            validate_prompt(&bytes, "stdin")
+        }
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path)
+                .io_context(|| format!("could not read the prompt file {}", path.display()))?;
+            validate_prompt(&bytes, &path.display().to_string())
+        }
+        (None, None) => Err(Error::new(ErrorKind::Usage, "no prompt given")
+            .hint(format!(
+                "oneshot {command} \"Add a --verbose flag to the submit command\""
+            ))
+            .hint(format!("or: oneshot {command} -f task.md"))),
+    }
 }
 
 #[cfg(test)]

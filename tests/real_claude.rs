@@ -19,7 +19,7 @@ use crate::support::{TestEnv, TestRepo, stdout_json};
 const CLAUDE_CODE_VERSION: &str = "2.1.330";
 
 /// The installed CLI, or `None` (after saying why) when the test should be skipped.
-fn claude() -> Option<PathBuf> {
+pub fn claude() -> Option<PathBuf> {
     let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/node_modules/.bin/claude");
     if !bin.exists() {
         let message = format!(

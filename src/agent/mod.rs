@@ -213,6 +213,25 @@ pub fn install_hint(agent: &AgentSpec) -> String {
     }
 }
 
+/// Where the agent's program is, looked up on the PATH the agent session would get, so that a
+/// command can check the agent before it creates anything. The error says what was looked for.
+pub fn locate(agent: &AgentSpec, workdir: &Path) -> std::result::Result<PathBuf, String> {
+    let program = match agent {
+        AgentSpec::Claude => "claude",
+        AgentSpec::Codex => "codex",
+        AgentSpec::Gemini => "gemini",
+        AgentSpec::Command { program, .. } => program.as_str(),
+    };
+    // As in `run`: the parent's environment only decides what the agent inherits.
+    let parent = crate::config::inherited_environment();
+    let path = env::scrubbed(agent, &parent, &[])
+        .into_iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    process::find_program(program, &path, workdir)
+}
+
 /// Runs one session: writes the prompt as sent next to the transcript, starts the agent with a
 /// scrubbed environment in its own process group, streams the live log through `runner`, and
 /// returns the report. An `Err` is a problem on oneshot's side (the run directory cannot be

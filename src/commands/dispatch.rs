@@ -1,7 +1,6 @@
 //! `oneshot dispatch`: from one line to a draft PR and a running workflow, without touching the
 //! user's checkout.
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -9,12 +8,11 @@ use serde_json::{Value, json};
 use super::{Context, connect_github, dry_run_target, requests_json};
 use crate::cli::DispatchArgs;
 use crate::commands::exec::detect_trunk;
-use crate::error::{Error, ErrorKind, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::git::Git;
 use crate::github::{self, GitHub, HttpMethod, RepoSlug, Request};
 use crate::interrupt;
 use crate::launch::{self, Created, Draft, DraftInfo};
-use crate::task::validate_prompt;
 
 const REMOTE: &str = "origin";
 
@@ -27,7 +25,8 @@ struct Run {
 
 pub fn run(args: &DispatchArgs, ctx: &Context) -> Result<()> {
     // 1. Validate everything that needs no network.
-    let prompt = read_prompt(args)?;
+    let prompt =
+        crate::task::read_prompt(args.prompt.as_deref(), args.file.as_deref(), "dispatch")?;
     let choice =
         crate::launch::check_agent_and_model(args.agent.as_deref(), args.model.as_deref())?;
     let now = crate::naming::now(ctx.env)?;
@@ -96,31 +95,6 @@ pub fn run(args: &DispatchArgs, ctx: &Context) -> Result<()> {
         return watch(ctx, &gh, &run, pr.number, args.json);
     }
     Ok(())
-}
-
-fn read_prompt(args: &DispatchArgs) -> Result<String> {
-    match (&args.prompt, &args.file) {
-        (Some(_), Some(_)) => Err(Error::new(
-            ErrorKind::Usage,
-            "give the prompt as an argument or with --file, not both",
-        )),
-        (Some(text), None) => validate_prompt(text.as_bytes(), "the command line"),
-        (None, Some(path)) if path.as_os_str() == "-" => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .io_context(|| "could not read the prompt from stdin".into())?;
-            validate_prompt(&bytes, "stdin")
-        }
-        (None, Some(path)) => {
-            let bytes = std::fs::read(path)
-                .io_context(|| format!("could not read the prompt file {}", path.display()))?;
-            validate_prompt(&bytes, &path.display().to_string())
-        }
-        (None, None) => Err(Error::new(ErrorKind::Usage, "no prompt given")
-            .hint("oneshot dispatch \"Add a --verbose flag to the submit command\"")
-            .hint("or: oneshot dispatch -f task.md")),
-    }
 }
 
 /// The workflow_dispatch inputs of DESIGN.md §3.

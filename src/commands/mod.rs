@@ -4,6 +4,7 @@ pub mod dispatch;
 pub mod exec;
 pub mod init;
 mod resume;
+mod run;
 mod status;
 
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli, runner: &Runner, env: &Environment) -> Result<()> {
             dispatch::run(&args, &ctx)
         }
         Command::Init(args) => init::run(&args, &ctx),
+        Command::Run(args) => run::run(&args, &ctx),
     }
 }
 

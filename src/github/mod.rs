@@ -89,7 +89,7 @@ impl GitHub {
                 let response = self.transport.send(request)?;
                 parse(&response)
             }
-            Err(failure) => Err(failure.error),
+            Err(failure) => Err(*failure.error),
         }
     }
 

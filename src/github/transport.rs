@@ -153,7 +153,8 @@ impl Response {
 
 /// A failed attempt, classified for the caller.
 pub struct Failure {
-    pub error: Error,
+    /// Boxed: a failure travels through `Result`s, and an error with its causes is large.
+    pub error: Box<Error>,
     /// The request may have been carried out (timeout, dropped connection, 5xx).
     pub may_have_landed: bool,
     /// Sending again may succeed (after a wait).
@@ -211,12 +212,12 @@ impl Transport {
             let may_resend = failure.retryable && !(request.creates && failure.may_have_landed);
             if !may_resend || attempt >= self.policy.max_attempts {
                 return Err(if attempt > 1 {
-                    failure.error.cause(format!(
+                    (*failure.error).cause(format!(
                         "gave up after {attempt} attempts in {:.1}s",
                         start.elapsed().as_secs_f64()
                     ))
                 } else {
-                    failure.error
+                    *failure.error
                 });
             }
             let wait = failure.wait.unwrap_or(backoff);
@@ -257,11 +258,13 @@ impl Transport {
         let response = match outcome {
             Err(_elapsed) => {
                 return Err(Failure {
-                    error: Error::github(format!("could not {}", request.purpose)).cause(format!(
-                        "{} {url} timed out after {}s",
-                        request.method.as_str(),
-                        self.policy.request_timeout.as_secs_f64()
-                    )),
+                    error: Box::new(
+                        Error::github(format!("could not {}", request.purpose)).cause(format!(
+                            "{} {url} timed out after {}s",
+                            request.method.as_str(),
+                            self.policy.request_timeout.as_secs_f64()
+                        )),
+                    ),
                     may_have_landed: true,
                     retryable: true,
                     wait: None,
@@ -269,12 +272,14 @@ impl Transport {
             }
             Ok(Err(transport_error)) => {
                 return Err(Failure {
-                    error: Error::github(format!("could not {}", request.purpose))
-                        .cause(format!(
-                            "{} {url}: {transport_error}",
-                            request.method.as_str()
-                        ))
-                        .hint("check the network and GITHUB_API_URL"),
+                    error: Box::new(
+                        Error::github(format!("could not {}", request.purpose))
+                            .cause(format!(
+                                "{} {url}: {transport_error}",
+                                request.method.as_str()
+                            ))
+                            .hint("check the network and GITHUB_API_URL"),
+                    ),
                     // A refused connection never landed; anything later might have.
                     may_have_landed: !transport_error.contains("Connection refused"),
                     retryable: true,
@@ -289,8 +294,10 @@ impl Transport {
         // GraphQL reports errors with status 200; those are handled by the caller.
         if let Some(wait) = response.rate_limit_wait() {
             return Err(Failure {
-                error: response_error(&request.purpose, &response)
-                    .hint("GitHub rate-limited the token"),
+                error: Box::new(
+                    response_error(&request.purpose, &response)
+                        .hint("GitHub rate-limited the token"),
+                ),
                 may_have_landed: false,
                 retryable: true,
                 wait,
@@ -298,7 +305,7 @@ impl Transport {
         }
         let server_error = response.status >= 500;
         Err(Failure {
-            error: response_error(&request.purpose, &response),
+            error: Box::new(response_error(&request.purpose, &response)),
             may_have_landed: server_error,
             retryable: server_error,
             wait: None,
@@ -364,6 +371,6 @@ fn describe_octocrab_error(error: octocrab::Error) -> String {
 
 impl From<Failure> for Error {
     fn from(f: Failure) -> Self {
-        f.error
+        *f.error
     }
 }

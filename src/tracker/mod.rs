@@ -5,6 +5,7 @@
 //! this trait, so the step logic is the same code in both places.
 
 pub mod github;
+pub mod local;
 
 use crate::error::Result;
 use crate::markers::StepRecord;

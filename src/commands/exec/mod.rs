@@ -9,8 +9,8 @@ mod plan_save_to_issue;
 mod prepare;
 mod register_one_shot_plan;
 mod run_implement;
-mod run_plan;
-mod validate_outputs;
+pub mod run_plan;
+pub mod validate_outputs;
 mod write_prompt;
 
 use super::Context;

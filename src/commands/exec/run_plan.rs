@@ -18,10 +18,27 @@ use crate::workspace::{self, Workspace};
 pub fn run(args: &RunPlanArgs, ctx: &Context) -> Result<Outputs> {
     let settings = settings(args)?;
     let ws = Workspace::find(&ctx.dir)?;
-    let task = read_task(&ws)?;
+    let report = plan_session(ctx, &ws, &settings)?;
+    let duration = (report.duration_s * 10.0).round() / 10.0;
+    Ok(Outputs::new()
+        .with("plan_success", true)
+        .with("cost_usd", report.cost_usd)
+        .with("duration_s", duration))
+}
+
+/// The planning session in the work tree `ws`, which holds the task in `.impl/task.md`: runs
+/// the agent, writes its report to `.impl/runs/plan.json`, and checks that nothing changed
+/// outside `.impl/`. Returns the report of a successful session; `exec run-plan` and
+/// `oneshot run` both plan through here.
+pub fn plan_session(
+    ctx: &Context,
+    ws: &Workspace,
+    settings: &SessionSettings,
+) -> Result<SessionReport> {
+    let task = read_task(ws)?;
     ws.ensure_impl_dir()?;
-    let before = snapshot(&ws)?;
-    let head_before = head(&ws)?;
+    let before = snapshot(ws)?;
+    let head_before = head(ws)?;
 
     let prompt = prompts::plan(&ws.root, &task)?;
     if prompt.source != "built-in" {
@@ -36,7 +53,7 @@ pub fn run(args: &RunPlanArgs, ctx: &Context) -> Result<Outputs> {
             .group(&format!("Planning session: {}", settings.describe()));
         agent::run(
             ctx.runner,
-            &settings,
+            settings,
             &SessionRequest {
                 phase: Phase::Plan,
                 workdir: &ws.root,
@@ -51,10 +68,10 @@ pub fn run(args: &RunPlanArgs, ctx: &Context) -> Result<Outputs> {
 
     let changed = match report.outcome {
         Outcome::CouldNotStart => Vec::new(),
-        _ => changes_since(&ws, &before)?,
+        _ => changes_since(ws, &before)?,
     };
     // A commit leaves `git status` clean: HEAD must not have moved either.
-    let head_after = head(&ws)?;
+    let head_after = head(ws)?;
     let moved = (head_after != head_before).then(|| {
         format!(
             "was {}, now {}",
@@ -95,11 +112,27 @@ pub fn run(args: &RunPlanArgs, ctx: &Context) -> Result<Outputs> {
             .hint("the planner may write only .impl/plan.md and .impl/plan-result.json; the transcript in .impl/runs/ shows its tool calls")
             .hint("check the repository's agent settings (such as .claude/settings.json) for permission rules that allow more"));
     }
-    let duration = (report.duration_s * 10.0).round() / 10.0;
-    Ok(Outputs::new()
-        .with("plan_success", true)
-        .with("cost_usd", report.cost_usd)
-        .with("duration_s", duration))
+    Ok(report)
+}
+
+/// The planning session's settings from the layered configuration (`oneshot run`; the
+/// workflow passes flags to `exec run-plan` instead).
+pub fn session_settings(settings: &crate::config::Settings) -> Result<SessionSettings> {
+    let phase = &settings.plan;
+    let agent = AgentSpec::parse(&phase.agent)?;
+    let model = phase
+        .model
+        .as_deref()
+        .map(|m| agent.resolve_model(m))
+        .transpose()?;
+    Ok(SessionSettings {
+        agent,
+        model,
+        timeout: phase.timeout,
+        max_turns: phase.max_turns,
+        budget_usd: settings.budget_usd,
+        ..SessionSettings::default()
+    })
 }
 
 /// The session settings from the flags. Every field is taken apart here, so that a new flag

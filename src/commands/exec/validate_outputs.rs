@@ -18,7 +18,33 @@ const LISTED_PROBLEMS: usize = 50;
 
 pub fn run(_args: &ValidateOutputsArgs, ctx: &Context) -> Result<Outputs> {
     let ws = Workspace::find(&ctx.dir)?;
+    Ok(match validate(ctx, &ws)? {
+        Validated::Plan(plan) => Outputs::new()
+            .with("plan_title", plan.title.as_str())
+            .with("step_count", plan.steps.len())
+            .with("rejected", false)
+            .with("reason", ""),
+        Validated::Rejected(reason) => Outputs::new()
+            .with("rejected", true)
+            .with("reason", reason)
+            .with("plan_title", "")
+            .with("step_count", 0),
+    })
+}
 
+/// What the planning session decided, once checked.
+#[derive(Debug, Clone)]
+pub enum Validated {
+    /// A valid plan (the text is `.impl/plan.md`).
+    Plan(Plan),
+    /// The planner rejected the task, for this reason.
+    Rejected(String),
+}
+
+/// Checks `.impl/plan-result.json` and `.impl/plan.md` in the work tree `ws` and reports what it
+/// finds (annotations, step summary). An invalid plan is an error that lists every problem.
+/// `exec validate-outputs` and `oneshot run` both validate through here.
+pub fn validate(ctx: &Context, ws: &Workspace) -> Result<Validated> {
     // The result first: a rejected task needs no plan.
     let result = match read_text(&ws.path(workspace::PLAN_RESULT), workspace::PLAN_RESULT)? {
         Some(text) => Some(plan::parse_plan_result(&text).map_err(|problem| {
@@ -33,7 +59,8 @@ pub fn run(_args: &ValidateOutputsArgs, ctx: &Context) -> Result<Outputs> {
         None => None,
     };
     if let Some(PlanResult::Rejected { reason }) = &result {
-        return Ok(rejected(ctx, reason, ws.path(workspace::PLAN).is_file()));
+        rejected(ctx, reason, ws.path(workspace::PLAN).is_file());
+        return Ok(Validated::Rejected(reason.clone()));
     }
 
     let Some(text) = read_text(&ws.path(workspace::PLAN), workspace::PLAN)? else {
@@ -97,11 +124,7 @@ pub fn run(_args: &ValidateOutputsArgs, ctx: &Context) -> Result<Outputs> {
         plan.sha256()
     ));
     write_summary(ctx, &plan_summary(&plan));
-    Ok(Outputs::new()
-        .with("plan_title", plan.title.as_str())
-        .with("step_count", plan.steps.len())
-        .with("rejected", false)
-        .with("reason", ""))
+    Ok(Validated::Plan(plan))
 }
 
 /// Reads a UTF-8 file; `None` when it does not exist.
@@ -122,7 +145,7 @@ fn read_text(path: &Path, name: &str) -> Result<Option<String>> {
 }
 
 /// The task was rejected: not an error, the workflow reports it and stops.
-fn rejected(ctx: &Context, reason: &str, plan_exists: bool) -> Outputs {
+fn rejected(ctx: &Context, reason: &str, plan_exists: bool) {
     ctx.runner.annotate(
         Level::Warning,
         reason,
@@ -142,11 +165,6 @@ fn rejected(ctx: &Context, reason: &str, plan_exists: bool) -> Outputs {
         "## Task rejected\n\nThe planning session rejected the task, so there is no plan and nothing will be implemented.\n\n**Reason:**\n\n{quoted}"
     );
     write_summary(ctx, &markdown);
-    Outputs::new()
-        .with("rejected", true)
-        .with("reason", reason)
-        .with("plan_title", "")
-        .with("step_count", 0)
 }
 
 /// Reports every problem and returns the step's error. Inside Actions each problem is an
