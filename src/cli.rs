@@ -174,22 +174,20 @@ pub struct ValidateOutputsArgs {}
 ///   oneshot exec run-plan --agent claude --model sonnet --timeout-minutes 20
 #[derive(Debug, Args)]
 pub struct RunPlanArgs {
-    /// The agent: claude, codex, gemini, or command:<program> [args…].
-    #[arg(
-        long,
-        env = "ONESHOT_AGENT",
-        default_value = "claude",
-        value_name = "AGENT"
-    )]
-    pub agent: String,
+    /// The agent: claude, codex, gemini, or command:<program> [args…]
+    /// [default: ONESHOT_AGENT, then .github/oneshot.toml, then claude].
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
 
-    /// The model: h/haiku, s/sonnet, o/opus, or the agent's own model name.
-    #[arg(long, env = "ONESHOT_MODEL", value_name = "MODEL")]
+    /// The model: h/haiku, s/sonnet, o/opus, or the agent's own model name
+    /// [default: ONESHOT_MODEL, then .github/oneshot.toml, then the agent's default].
+    #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
 
-    /// Stop the session after this many minutes (fractions allowed).
-    #[arg(long, default_value_t = 30.0, value_name = "MINUTES")]
-    pub timeout_minutes: f64,
+    /// Stop the session after this many minutes, fractions allowed [default: from
+    /// .github/oneshot.toml, else 30].
+    #[arg(long, value_name = "MINUTES")]
+    pub timeout_minutes: Option<f64>,
 
     /// Stop the session after this many agent turns (claude only).
     #[arg(long, value_name = "N")]
@@ -547,12 +545,12 @@ pub struct RunImplementArgs {
     #[arg(long, value_name = "K")]
     pub from_step: Option<u32>,
 
-    /// The agent [default: from .github/oneshot.toml, else claude].
-    #[arg(long, env = "ONESHOT_AGENT", value_name = "AGENT")]
+    /// The agent [default: ONESHOT_AGENT, then .github/oneshot.toml, then claude].
+    #[arg(long, value_name = "AGENT")]
     pub agent: Option<String>,
 
-    /// The model [default: from .github/oneshot.toml, else the agent's default].
-    #[arg(long, env = "ONESHOT_MODEL", value_name = "MODEL")]
+    /// The model [default: ONESHOT_MODEL, then .github/oneshot.toml, then the agent's default].
+    #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
 
     /// Who asked for the work: credited with `Co-authored-by` in each step commit.

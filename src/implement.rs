@@ -566,20 +566,9 @@ impl Engine<'_> {
 
 /// The implementing sessions' settings from the layered configuration.
 pub fn session_settings(settings: &crate::config::Settings) -> Result<SessionSettings> {
-    let phase = &settings.implement;
-    let agent = agent::AgentSpec::parse(&phase.agent)?;
-    let model = phase
-        .model
-        .as_deref()
-        .map(|m| agent.resolve_model(m))
-        .transpose()?;
     Ok(SessionSettings {
-        agent,
-        model,
-        timeout: phase.timeout,
-        max_turns: phase.max_turns,
         protected_paths: settings.protected_paths.clone(),
-        ..SessionSettings::default()
+        ..SessionSettings::from_phase(&settings.implement)?
     })
 }
 

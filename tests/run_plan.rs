@@ -704,3 +704,39 @@ fn a_second_signal_kills_without_waiting_for_the_grace_period() {
     assert_eq!(report["signal"], 9, "{report}");
     assert_group_gone(agent.invocations()[0]["pgid"].as_i64().unwrap());
 }
+
+#[test]
+fn the_configuration_file_chooses_model_and_turns_and_flags_win() {
+    let (mut env, agent, repo) = setup();
+    agent.script(planning_session());
+    repo.write(
+        ".github/oneshot.toml",
+        "[plan]\nmodel = \"opus\"\nmax_turns = 7\n",
+    );
+    let out = run_plan(&env, &repo, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let argv = agent.invocations()[0]["argv"].to_string();
+    assert!(
+        argv.contains(r#""--model","opus""#) && argv.contains(r#""--max-turns","7""#),
+        "{argv}"
+    );
+
+    // The environment beats the file, and a flag beats both.
+    env.set("ONESHOT_MODEL", "haiku");
+    assert!(run_plan(&env, &repo, &[]).status.success());
+    assert!(
+        agent.invocations()[1]["argv"]
+            .to_string()
+            .contains(r#""--model","haiku""#)
+    );
+    assert!(
+        run_plan(&env, &repo, &["--model", "sonnet"])
+            .status
+            .success()
+    );
+    assert!(
+        agent.invocations()[2]["argv"]
+            .to_string()
+            .contains(r#""--model","sonnet""#)
+    );
+}

@@ -115,6 +115,23 @@ impl Default for SessionSettings {
 }
 
 impl SessionSettings {
+    /// The settings of one phase from the layered configuration (agent, model, timeout, turns).
+    pub fn from_phase(phase: &crate::config::Phase) -> Result<Self> {
+        let agent = AgentSpec::parse(&phase.agent)?;
+        let model = phase
+            .model
+            .as_deref()
+            .map(|m| agent.resolve_model(m))
+            .transpose()?;
+        Ok(SessionSettings {
+            agent,
+            model,
+            timeout: phase.timeout,
+            max_turns: phase.max_turns,
+            ..SessionSettings::default()
+        })
+    }
+
     /// `claude (sonnet)`, `codex`, … for headings and logs.
     pub fn describe(&self) -> String {
         match &self.model {

@@ -8,16 +8,20 @@ use sha2::{Digest, Sha256};
 
 use super::Context;
 use crate::actions::Outputs;
-use crate::agent::{
-    self, AgentSpec, Outcome, Phase, SessionReport, SessionRequest, SessionSettings, prompts,
-};
+use crate::agent::{self, Outcome, Phase, SessionReport, SessionRequest, SessionSettings, prompts};
 use crate::cli::RunPlanArgs;
 use crate::error::{Error, IoContext, Result};
 use crate::workspace::{self, Workspace};
 
 pub fn run(args: &RunPlanArgs, ctx: &Context) -> Result<Outputs> {
-    let settings = settings(args)?;
     let ws = Workspace::find(&ctx.dir)?;
+    let overrides = crate::config::Overrides {
+        agent: args.agent.clone(),
+        model: args.model.clone(),
+        ..Default::default()
+    };
+    let config = crate::config::load(&ws.root, ctx.env, &overrides)?;
+    let settings = settings(args, session_settings(&config)?)?;
     let report = plan_session(ctx, &ws, &settings)?;
     let duration = (report.duration_s * 10.0).round() / 10.0;
     Ok(Outputs::new()
@@ -118,46 +122,28 @@ pub fn plan_session(
 /// The planning session's settings from the layered configuration (`oneshot run`; the
 /// workflow passes flags to `exec run-plan` instead).
 pub fn session_settings(settings: &crate::config::Settings) -> Result<SessionSettings> {
-    let phase = &settings.plan;
-    let agent = AgentSpec::parse(&phase.agent)?;
-    let model = phase
-        .model
-        .as_deref()
-        .map(|m| agent.resolve_model(m))
-        .transpose()?;
     Ok(SessionSettings {
-        agent,
-        model,
-        timeout: phase.timeout,
-        max_turns: phase.max_turns,
         budget_usd: settings.budget_usd,
-        ..SessionSettings::default()
+        ..SessionSettings::from_phase(&settings.plan)?
     })
 }
 
-/// The session settings from the flags. Every field is taken apart here, so that a new flag
-/// that is not handled does not compile.
-fn settings(args: &RunPlanArgs) -> Result<SessionSettings> {
+/// The configured session settings with the flags on top. Every field is taken apart here, so
+/// that a new flag that is not handled does not compile. Agent and model reached the
+/// configuration as overrides already.
+fn settings(args: &RunPlanArgs, configured: SessionSettings) -> Result<SessionSettings> {
     let RunPlanArgs {
-        agent,
-        model,
+        agent: _,
+        model: _,
         timeout_minutes,
         max_turns,
         budget_usd,
         kill_grace_seconds,
     } = args;
-    // An empty value (a workflow input left blank) means the default.
-    let agent = match agent.trim() {
-        "" => AgentSpec::default(),
-        text => AgentSpec::parse(text)?,
+    let timeout = match timeout_minutes {
+        Some(minutes) => seconds(*minutes * 60.0, "--timeout-minutes", false)?,
+        None => configured.timeout,
     };
-    let model = model
-        .as_deref()
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .map(|m| agent.resolve_model(m))
-        .transpose()?;
-    let timeout = seconds(*timeout_minutes * 60.0, "--timeout-minutes", false)?;
     let kill_grace = seconds(*kill_grace_seconds, "--kill-grace-seconds", true)?;
     if *max_turns == Some(0) {
         return Err(Error::input("--max-turns must be at least 1"));
@@ -170,13 +156,11 @@ fn settings(args: &RunPlanArgs) -> Result<SessionSettings> {
         )));
     }
     Ok(SessionSettings {
-        agent,
-        model,
         timeout,
         kill_grace,
-        max_turns: *max_turns,
-        budget_usd: *budget_usd,
-        ..SessionSettings::default()
+        max_turns: max_turns.or(configured.max_turns),
+        budget_usd: budget_usd.or(configured.budget_usd),
+        ..configured
     })
 }
 
