@@ -70,6 +70,7 @@ ENDPOINTS = [
     ("post", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"),
     ("get", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs"),
     ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}"),
+    ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs"),
 ]
 
 # Documentation only; nothing validates against these. Dropped where they are keywords, never

@@ -249,6 +249,17 @@ impl Runner {
         Group { runner: self }
     }
 
+    /// A transient status line on stderr (a spinner), only when stderr is a terminal and not in
+    /// Actions; replaced by the next one and cleared by [`Runner::info`].
+    pub fn status_line(&self, text: &str) {
+        use std::io::IsTerminal;
+        if !self.in_actions && io::stderr().is_terminal() {
+            let mut err = io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K{text}");
+            let _ = err.flush();
+        }
+    }
+
     /// A line a person reads: the Actions log inside Actions, stderr outside.
     pub fn info(&self, message: &str) {
         if self.in_actions {
@@ -271,7 +282,12 @@ impl Runner {
     }
 
     fn eprint(&self, message: &str) {
+        use std::io::IsTerminal;
         let mut err = io::stderr().lock();
+        if err.is_terminal() {
+            // Clears a status line that may be showing.
+            let _ = write!(err, "\r\x1b[2K");
+        }
         let _ = writeln!(err, "{message}");
     }
 

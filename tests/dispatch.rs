@@ -421,3 +421,111 @@ fn human_output_prints_the_pr_and_the_run() {
         "{stderr}"
     );
 }
+
+/// Plays a run's progress in the fake: jobs and steps start and finish, then the run completes.
+fn play_run(fake: &crate::support::fake_github::FakeGitHub, conclusion: &'static str) {
+    use crate::support::fake_github::{Job, JobStep};
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    let run_id = loop {
+        if let Some(run) = fake.state().runs().first() {
+            break run.id;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no run was dispatched"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let step = |name: &str, status: &str, conclusion: Option<&str>| JobStep {
+        name: name.into(),
+        status: status.into(),
+        conclusion: conclusion.map(str::to_string),
+    };
+    let job = |name: &str, status: &str, conclusion: Option<&str>, steps: Vec<JobStep>| Job {
+        name: name.into(),
+        status: status.into(),
+        conclusion: conclusion.map(str::to_string),
+        steps,
+    };
+    let pause = || std::thread::sleep(Duration::from_millis(150));
+    fake.set_run_status(run_id, "in_progress", None);
+    fake.set_run_jobs(
+        run_id,
+        vec![job(
+            "plan",
+            "in_progress",
+            None,
+            vec![step("Plan the work", "in_progress", None)],
+        )],
+    );
+    pause();
+    let planned = job(
+        "plan",
+        "completed",
+        Some("success"),
+        vec![step("Plan the work", "completed", Some("success"))],
+    );
+    fake.set_run_jobs(
+        run_id,
+        vec![
+            planned.clone(),
+            job(
+                "implement",
+                "in_progress",
+                None,
+                vec![step("Implement the plan", "in_progress", None)],
+            ),
+        ],
+    );
+    pause();
+    fake.set_run_jobs(
+        run_id,
+        vec![
+            planned,
+            job(
+                "implement",
+                "completed",
+                Some(conclusion),
+                vec![step("Implement the plan", "completed", Some(conclusion))],
+            ),
+        ],
+    );
+    fake.set_run_status(run_id, "completed", Some(conclusion));
+}
+
+#[test]
+fn watch_follows_the_run_to_its_end_and_the_exit_code_says_how_it_ended() {
+    for (conclusion, code) in [("success", 0), ("failure", 1)] {
+        let mut w = world();
+        w.env.set("ONESHOT_WATCH_INTERVAL_MS", "40");
+        let out = std::thread::scope(|scope| {
+            scope.spawn(|| play_run(&w.fake, conclusion));
+            dispatch(&w, &["--watch", PROMPT])
+        });
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for line in [
+            "plan › Plan the work: in progress",
+            "plan › Plan the work: success",
+            &format!("implement › Implement the plan: {conclusion}"),
+        ] {
+            assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("Run {conclusion}; pull request #1 is draft")),
+            "{stdout}"
+        );
+        assert!(
+            w.fake.response_violations().is_empty(),
+            "{}",
+            w.fake.request_summary()
+        );
+    }
+}

@@ -434,6 +434,10 @@ fn indent(text: &str) -> String {
 fn watch(ctx: &Context, gh: &GitHub, run: &Run, pr_number: u64, json: bool) -> Result<()> {
     let interval = Duration::from_millis(ctx.env.watch_interval_ms.unwrap_or(3000));
     let mut seen: Vec<String> = Vec::new();
+    let mut current = String::from("waiting for the run to start");
+    let started = std::time::Instant::now();
+    const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+    let mut frame = 0;
     let conclusion = loop {
         interrupt::check()?;
         let run_json = gh
@@ -468,6 +472,9 @@ fn watch(ctx: &Context, gh: &GitHub, run: &Run, pr_number: u64, json: bool) -> R
                 let name = step.get("name").and_then(Value::as_str).unwrap_or("step");
                 let state = step_state(step);
                 let line = format!("{job_name} › {name}: {state}");
+                if step.get("status").and_then(Value::as_str) == Some("in_progress") {
+                    current = format!("{job_name} › {name}");
+                }
                 if !seen.contains(&line) {
                     seen.push(line.clone());
                     ctx.runner.info(&line);
@@ -481,8 +488,17 @@ fn watch(ctx: &Context, gh: &GitHub, run: &Run, pr_number: u64, json: bool) -> R
                 .unwrap_or("unknown")
                 .to_string();
         }
-        std::thread::sleep(interval);
+        // On a terminal a spinner shows that the run goes on between step changes.
+        let until = std::time::Instant::now() + interval;
+        while std::time::Instant::now() < until {
+            frame = (frame + 1) % FRAMES.len();
+            let elapsed = crate::markers::format_duration(started.elapsed().as_secs_f64());
+            ctx.runner
+                .status_line(&format!("{} {current} ({elapsed})", FRAMES[frame]));
+            std::thread::sleep(interval.min(Duration::from_millis(120)));
+        }
     };
+    ctx.runner.status_line("");
     let pr = gh.get_pull(pr_number)?;
     let pr_state = pr.state_label();
     if json {

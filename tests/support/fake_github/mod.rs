@@ -71,7 +71,9 @@ pub use faults::{Fault, FaultKind, FaultTarget, Request};
 #[allow(unused_imports)]
 pub use rest::MAX_BODY;
 #[allow(unused_imports)]
-pub use state::{Comment, Dispatch, Issue, Label, Pull, PullPart, Repo, Run, State, User};
+pub use state::{
+    Comment, Dispatch, Issue, Job, JobStep, Label, Pull, PullPart, Repo, Run, State, User,
+};
 
 use server::{Inner, Server, Token};
 use state::{Clock, key, node_id, parse_time};
@@ -594,6 +596,18 @@ impl FakeGitHub {
 
     /// Moves a workflow run on (`"in_progress"`, or `"completed"` with a conclusion such as
     /// `"success"` or `"failure"`).
+    /// Sets the jobs (and their steps) a run lists.
+    pub fn set_run_jobs(&self, run_id: u64, jobs: Vec<Job>) {
+        let mut inner = self.server.shared.lock();
+        let run = inner
+            .state
+            .runs
+            .iter_mut()
+            .find(|r| r.id == run_id)
+            .unwrap_or_else(|| panic!("no run {run_id}"));
+        run.jobs = jobs;
+    }
+
     pub fn set_run_status(&self, run_id: u64, status: &str, conclusion: Option<&str>) {
         let mut inner = self.server.shared.lock();
         let now = inner.state.clock.tick();

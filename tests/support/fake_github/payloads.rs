@@ -604,6 +604,60 @@ pub fn run(
     })
 }
 
+/// A job of a run (`job`), with its steps numbered from 1.
+pub fn job(
+    urls: &Urls,
+    repo: &Repo,
+    run: &Run,
+    index: usize,
+    job: &crate::support::fake_github::Job,
+) -> Value {
+    let id = run.id * 100 + index as u64 + 1;
+    let api = urls.repo_api(repo);
+    let started = |status: &str| (status != "queued").then(|| run.created_at.clone());
+    let done = |status: &str| (status == "completed").then(|| run.updated_at.clone());
+    let steps: Vec<Value> = job
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            json!({
+                "name": step.name,
+                "status": step.status,
+                "conclusion": step.conclusion,
+                "number": i + 1,
+                "started_at": started(&step.status),
+                "completed_at": done(&step.status),
+            })
+        })
+        .collect();
+    json!({
+        "id": id,
+        "run_id": run.id,
+        "workflow_name": run.name,
+        "head_branch": run.head_branch,
+        "run_url": format!("{api}/actions/runs/{}", run.id),
+        "run_attempt": 1,
+        "node_id": node_id("CR", id),
+        "head_sha": run.head_sha,
+        "url": format!("{api}/actions/jobs/{id}"),
+        "html_url": format!("{}/actions/runs/{}/job/{id}", urls.repo_web(repo), run.id),
+        "status": job.status,
+        "conclusion": job.conclusion,
+        "created_at": run.created_at,
+        "started_at": run.created_at,
+        "completed_at": done(&job.status),
+        "name": job.name,
+        "steps": steps,
+        "check_run_url": format!("{api}/check-runs/{id}"),
+        "labels": ["ubuntu-latest"],
+        "runner_id": 1,
+        "runner_name": "GitHub Actions 1",
+        "runner_group_id": 1,
+        "runner_group_name": "GitHub Actions",
+    })
+}
+
 pub fn dispatch_details(urls: &Urls, repo: &Repo, run_id: u64) -> Value {
     json!({
         "workflow_run_id": run_id,

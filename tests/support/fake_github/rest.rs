@@ -50,6 +50,7 @@ pub const ENDPOINTS: &[&str] = &[
     "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
     "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
     "GET /repos/{owner}/{repo}/actions/runs/{run_id}",
+    "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
 ];
 
 pub(crate) struct Ctx<'a> {
@@ -209,6 +210,10 @@ pub(crate) fn route(method: &str, path: &str) -> Option<Found> {
         ("GET", ["actions", "runs", id]) if is_num(id) => {
             ("GET /repos/{owner}/{repo}/actions/runs/{run_id}", one(id))
         }
+        ("GET", ["actions", "runs", id, "jobs"]) if is_num(id) => (
+            "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+            one(id),
+        ),
         _ => return None,
     };
     debug_assert!(
@@ -296,6 +301,7 @@ pub(crate) fn handle(ctx: &mut Ctx, f: &Found) -> Response {
             list_runs(ctx, o, r, p(0))
         }
         "GET /repos/{owner}/{repo}/actions/runs/{run_id}" => get_run(ctx, o, r, n(0)),
+        "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs" => get_run_jobs(ctx, o, r, n(0)),
         other => Response::error(
             500,
             &format!("the fake routes {other} but has no handler for it"),
@@ -1560,6 +1566,7 @@ fn dispatch(ctx: &mut Ctx, o: &str, r: &str, name: &str) -> Response {
         created_at: now.clone(),
         updated_at: now,
         hidden_for: lag,
+        jobs: Vec::new(),
     });
     state.dispatches.push(Dispatch {
         owner,
@@ -1703,6 +1710,31 @@ fn get_run(ctx: &mut Ctx, o: &str, r: &str, id: u64) -> Response {
             Response::json(
                 200,
                 payloads::run(ctx.urls, state, repo, run, commit.as_ref()),
+            )
+        }
+        None => Response::not_found(),
+    }
+}
+
+fn get_run_jobs(ctx: &mut Ctx, o: &str, r: &str, id: u64) -> Response {
+    let state = &ctx.inner.state;
+    let repo = state.repo(o, r).expect("checked");
+    let full = repo.full_name();
+    match state
+        .runs
+        .iter()
+        .find(|x| x.id == id && format!("{}/{}", x.owner, x.repo) == full)
+    {
+        Some(run) => {
+            let jobs: Vec<Value> = run
+                .jobs
+                .iter()
+                .enumerate()
+                .map(|(i, job)| payloads::job(ctx.urls, repo, run, i, job))
+                .collect();
+            Response::json(
+                200,
+                serde_json::json!({ "total_count": jobs.len(), "jobs": jobs }),
             )
         }
         None => Response::not_found(),

@@ -246,6 +246,25 @@ pub struct Run {
     pub updated_at: String,
     /// Runs-list requests left before this run is listed.
     pub(crate) hidden_for: usize,
+    /// The run's jobs as `GET …/runs/{id}/jobs` lists them (set by tests or the workflow runner).
+    pub jobs: Vec<Job>,
+}
+
+/// A job of a run and its steps, as a test sets them.
+#[derive(Clone, Debug, Default)]
+pub struct Job {
+    pub name: String,
+    /// "queued", "in_progress" or "completed".
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub steps: Vec<JobStep>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct JobStep {
+    pub name: String,
+    pub status: String,
+    pub conclusion: Option<String>,
 }
 
 /// Id sequences, one per kind of object, in distinct ranges so that mixing up an id of one kind
