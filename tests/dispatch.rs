@@ -529,3 +529,52 @@ fn watch_follows_the_run_to_its_end_and_the_exit_code_says_how_it_ended() {
         );
     }
 }
+
+#[test]
+fn ctrl_c_midway_undoes_what_was_created() {
+    use std::time::{Duration, Instant};
+    let w = world();
+    // The PR request is slow, so the interruption lands while dispatch waits for it.
+    w.fake.inject(
+        crate::support::fake_github::Fault::on("POST", "/repos/acme/app/pulls")
+            .delay(Duration::from_millis(1500)),
+    );
+    let child = w
+        .env
+        .oneshot(&w.repo.work)
+        .args(["dispatch", "--json", PROMPT])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !remote_branches(&w).contains(&BRANCH.to_string()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the branch was never pushed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout_json(&out)["error_type"], "interrupted");
+    assert_eq!(
+        remote_branches(&w),
+        vec!["main"],
+        "the branch was left behind"
+    );
+    for pull in w.fake.state().pulls(OWNER, NAME) {
+        assert_eq!(pull.state, "closed", "the PR was left open");
+    }
+    assert!(w.fake.state().dispatches().is_empty());
+}

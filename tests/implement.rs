@@ -24,7 +24,10 @@ struct Job {
 
 /// The plan job has run: the branch and draft PR exist, the plan issue is saved and registered.
 fn job() -> Job {
-    let mut w = World::new();
+    job_in(World::new())
+}
+
+fn job_in(mut w: World) -> Job {
     let agent = FakeAgent::install(&mut w.env, "claude");
     let pr = w.draft_pr(BRANCH);
     w.write_plan(PLAN);
@@ -590,4 +593,99 @@ fn fetch_plan_refuses_another_branch_s_issue() {
 
 fn json_sleep(ms: u64) -> Value {
     serde_json::json!({ "sleep_ms": ms })
+}
+
+/// A webhook receiver on 127.0.0.1 that keeps every JSON body it gets.
+fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/hooks/T000/B000",
+        server.server_addr().to_ip().unwrap()
+    );
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        for mut request in server.incoming_requests() {
+            let mut body = String::new();
+            let _ = request.as_reader().read_to_string(&mut body);
+            let auth = request
+                .headers()
+                .iter()
+                .any(|h| h.field.equiv("Authorization"));
+            let mut value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            value["saw_authorization"] = Value::Bool(auth);
+            sink.lock().unwrap().push(value);
+            let _ = request.respond(tiny_http::Response::from_string("ok"));
+        }
+    });
+    (url, received)
+}
+
+#[test]
+fn the_webhook_hears_of_success_and_of_failure_without_the_token() {
+    let (url, received) = webhook();
+
+    let mut done = job();
+    done.w.env.set("ONESHOT_WEBHOOK_URL", url.clone());
+    for n in 1..=3 {
+        done.agent
+            .script_for(n, session(&format!("src/step{n}.txt"), "x\n"));
+    }
+    done.fetch_plan();
+    ok(done.run_implement(&[]));
+    ok(done.finalize("success"));
+
+    let mut failed = job();
+    failed.w.env.set("ONESHOT_WEBHOOK_URL", url);
+    assert!(!fail_at_step_two(&failed).status.success());
+    ok(failed.finalize("failure"));
+
+    let bodies = received.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert!(
+        bodies[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("is ready for review (3 steps)"),
+        "{}",
+        bodies[0]
+    );
+    assert!(
+        bodies[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("stopped at step 2"),
+        "{}",
+        bodies[1]
+    );
+    assert!(
+        bodies.iter().all(|b| b["saw_authorization"] == false),
+        "the GitHub token must never reach the webhook"
+    );
+}
+
+#[test]
+fn on_github_enterprise_server_the_pr_is_marked_ready_through_api_graphql() {
+    let mut w = World::ghes();
+    // Only the REST base is known: GraphQL's URL is derived from it.
+    w.env.unset("GITHUB_GRAPHQL_URL");
+    let job = job_in(w);
+    for n in 1..=3 {
+        job.agent
+            .script_for(n, session(&format!("src/step{n}.txt"), "x\n"));
+    }
+    job.fetch_plan();
+    ok(job.run_implement(&[]));
+    ok(job.finalize("success"));
+    assert!(!job.w.fake.state().pull(OWNER, NAME, job.pr).unwrap().draft);
+    let graphql: Vec<String> = job
+        .w
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == "/graphql")
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(graphql, ["/api/graphql"]);
 }

@@ -62,7 +62,7 @@ pub fn run(args: &FinalizeArgs, ctx: &Context) -> Result<Outputs> {
             steps,
             run_url.as_deref(),
         ),
-        _ => failure(ctx, &mut tracker, steps, args),
+        _ => failure(ctx, &mut tracker, steps, args, &settings),
     }
 }
 
@@ -146,32 +146,14 @@ fn success(
     }
     ctx.runner.summary(&summary)?;
 
-    if let Some(url) = settings
-        .notify
-        .webhook_secret
-        .as_deref()
-        .and_then(|name| ctx.env.lookup(name))
-        .filter(|u| !u.is_empty())
-    {
-        ctx.runner.mask(&url);
-        let text = format!(
-            "✅ oneshot: <{}|#{} {}> is ready for review ({} steps)",
-            pull.html_url,
-            pull.number,
-            pull.title,
-            completion.steps.len()
-        );
-        if let Err(e) = crate::github::post_webhook(
-            &url,
-            &serde_json::json!({ "text": text, "pr_url": pull.html_url, "run_url": run_url }),
-        ) {
-            ctx.runner.annotate(
-                Level::Warning,
-                &format!("the webhook notification failed: {}", e.render()),
-                &Annotation::default(),
-            );
-        }
-    }
+    let text = format!(
+        "✅ oneshot: <{}|#{} {}> is ready for review ({} steps)",
+        pull.html_url,
+        pull.number,
+        pull.title,
+        completion.steps.len()
+    );
+    notify(ctx, settings, &text, &pull.html_url, run_url);
 
     Ok(Outputs::new()
         .with("pr_number", pull.number)
@@ -238,11 +220,44 @@ fn reach_merge_base(git: &crate::git::Git, base_sha: &str, branch: &str) -> Resu
 
 /// After a failed implement step: every step shows what happened, and a failure report exists
 /// even if run-implement could not post one (it crashed or was cancelled).
+/// Tells the webhook, if one is configured (`notify.webhook_secret` names the variable that
+/// holds its URL; the workflows pass `ONESHOT_WEBHOOK_URL`). A failed notification is a
+/// warning: it never fails the finished work.
+fn notify(
+    ctx: &Context,
+    settings: &config::Settings,
+    text: &str,
+    pr_url: &str,
+    run_url: Option<&str>,
+) {
+    let name = settings
+        .notify
+        .webhook_secret
+        .as_deref()
+        .unwrap_or(DEFAULT_WEBHOOK_VARIABLE);
+    let Some(url) = ctx.env.lookup(name).filter(|u| !u.trim().is_empty()) else {
+        return;
+    };
+    ctx.runner.mask(&url);
+    let payload = serde_json::json!({ "text": text, "pr_url": pr_url, "run_url": run_url });
+    if let Err(e) = crate::github::post_webhook(url.trim(), &payload) {
+        ctx.runner.annotate(
+            Level::Warning,
+            &format!("the webhook notification failed: {}", e.render()),
+            &Annotation::default(),
+        );
+    }
+}
+
+/// The variable the workflows fill from the `ONESHOT_WEBHOOK_URL` secret.
+const DEFAULT_WEBHOOK_VARIABLE: &str = "ONESHOT_WEBHOOK_URL";
+
 fn failure(
     ctx: &Context,
     tracker: &mut GitHubTracker,
     mut steps: Vec<StepRecord>,
     args: &FinalizeArgs,
+    settings: &config::Settings,
 ) -> Result<Outputs> {
     let failed = steps
         .iter()
@@ -300,6 +315,25 @@ fn failure(
     };
     // run-implement publishes nothing when it fails, so the job's outputs come from here.
     let completed = steps.iter().filter(|s| s.state == StepState::Done).count();
+    if let Ok(pull) = tracker.pull_request() {
+        let text = match failed_step {
+            0 => format!(
+                "❌ oneshot: <{}|#{} {}> did not finish",
+                pull.html_url, pull.number, pull.title
+            ),
+            n => format!(
+                "❌ oneshot: <{}|#{} {}> stopped at step {n}; resume with `oneshot resume {} --from-step {n}`",
+                pull.html_url, pull.number, pull.title, pull.number
+            ),
+        };
+        notify(
+            ctx,
+            settings,
+            &text,
+            &pull.html_url,
+            tracker.run_url.clone().as_deref(),
+        );
+    }
     Ok(Outputs::new()
         .with("completed_steps", completed)
         .with("failed_step", failed_step))
