@@ -605,7 +605,6 @@ fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = received.clone();
     std::thread::spawn(move || {
-        use std::io::Read;
         for mut request in server.incoming_requests() {
             let mut body = String::new();
             let _ = request.as_reader().read_to_string(&mut body);
