@@ -283,7 +283,7 @@ pub struct RegisterOneShotPlanArgs {
     pub github: GitHubArgs,
 }
 
-/// Start a one-shot: a branch with the task, a draft PR, and the workflow run.
+/// Start a one-shot: a branch with the task, a draft PR, and the workflow run
 ///
 /// Checks everything first (prompt, model, repository, token, and that the repository has the
 /// oneshot workflow at the ref) and creates nothing until all of it is valid. Then it commits
@@ -347,7 +347,7 @@ pub struct DispatchArgs {
     pub github: GitHubArgs,
 }
 
-/// Run the whole one-shot on this machine: plan, then implement step by step, no GitHub.
+/// Run the whole one-shot on this machine: plan, then implement step by step, no GitHub
 ///
 /// Inside any git repository: creates the branch `dispatch` would name, in a work tree of its
 /// own started from the current commit (your checkout, index and uncommitted changes are never
@@ -582,7 +582,7 @@ pub struct CloseRejectedArgs {
     pub github: GitHubArgs,
 }
 
-/// Show a one-shot's progress: its steps with their states, time and cost, and the latest run.
+/// Show a one-shot's progress: its steps with their states, time and cost, and the latest run
 ///
 /// Reads the progress recorded in the pull request (by number, or found by its branch) and the
 /// state of the workflow run. For a branch of `oneshot run` it reads the local plan store
@@ -606,7 +606,7 @@ pub struct StatusArgs {
     pub github: GitHubArgs,
 }
 
-/// Continue a one-shot from a step: dispatches the implement workflow for its plan and branch.
+/// Continue a one-shot from a step: dispatches the implement workflow for its plan and branch
 ///
 /// Checks the step states recorded in the pull request, then dispatches
 /// .github/workflows/oneshot-resume.yml (written by `oneshot init`) for the PR's plan issue and
