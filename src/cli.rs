@@ -92,6 +92,7 @@ pub enum ExecCommand {
     RunImplement(RunImplementArgs),
     Finalize(FinalizeArgs),
     CloseRejected(CloseRejectedArgs),
+    PlanFailed(PlanFailedArgs),
 }
 
 /// How to reach GitHub: shared by every command that talks to it.
@@ -641,6 +642,24 @@ pub struct ResumeArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub github: GitHubArgs,
+}
+
+/// Say on the draft PR that planning failed, and how to try again.
+///
+/// Runs when a step of the plan job failed (the agent session, or the plan's checks). Posts
+/// one comment, edited in place on re-runs, with the run's link and, when the planning session
+/// left a report, its outcome and last words. The PR stays open as a draft.
+///
+/// Example:
+///   oneshot exec plan-failed --pr 42
+#[derive(Debug, Args)]
+pub struct PlanFailedArgs {
+    /// The draft pull request.
+    #[arg(long, value_name = "NUMBER")]
+    pub pr: u64,
 
     #[command(flatten)]
     pub github: GitHubArgs,

@@ -10,26 +10,33 @@ use crate::error::{Error, ErrorKind, Result};
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static INSTALLED: OnceLock<()> = OnceLock::new();
 
-/// Starts catching SIGINT and SIGTERM (once per process).
+/// Starts catching SIGINT and SIGTERM (once per process). The handlers are in place when this
+/// returns; a thread then waits for the signals.
 pub fn install() {
     INSTALLED.get_or_init(|| {
-        let spawned = std::thread::Builder::new()
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        // Registered here, before returning, so that no signal can slip in between.
+        let registered = runtime.block_on(async {
+            (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            )
+        });
+        let (Ok(mut int), Ok(mut term)) = registered else {
+            // Without handlers the default stays: the signal ends the process at once, which
+            // is what happens without oneshot's handling anyway.
+            return;
+        };
+        let _ = std::thread::Builder::new()
             .name("signals".into())
-            .spawn(|| {
-                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
+            .spawn(move || {
                 runtime.block_on(async {
-                    use tokio::signal::unix::{SignalKind, signal};
-                    let (Ok(mut int), Ok(mut term)) = (
-                        signal(SignalKind::interrupt()),
-                        signal(SignalKind::terminate()),
-                    ) else {
-                        return;
-                    };
                     loop {
                         tokio::select! {
                             _ = int.recv() => {}
@@ -39,9 +46,6 @@ pub fn install() {
                     }
                 });
             });
-        // Without the thread the default handlers stay: an interruption then ends the process
-        // at once, which is what happens without oneshot's handling anyway.
-        drop(spawned);
     });
 }
 

@@ -218,3 +218,35 @@ fn a_rejected_task_closes_the_pr_with_the_reason() {
     let json: Value = stdout_json(&out);
     assert_eq!(json["rejected"], true);
 }
+
+#[test]
+fn a_failed_plan_is_said_on_the_draft_pr_once() {
+    let w = World::new();
+    let pr = w.draft_pr(BRANCH);
+    for _ in 0..2 {
+        let out = w
+            .env
+            .oneshot(&w.repo.work)
+            .args(["exec", "plan-failed", "--pr", &pr.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let state = w.fake.state();
+    let comments: Vec<String> = state
+        .comments(OWNER, NAME, pr)
+        .into_iter()
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(comments.len(), 1, "edited in place on a re-run");
+    assert!(
+        comments[0].contains("Planning failed") && comments[0].contains("actions/runs/9001"),
+        "{}",
+        comments[0]
+    );
+    assert!(state.pull(OWNER, NAME, pr).unwrap().draft);
+}

@@ -53,7 +53,7 @@ const AGENT_KEYS: [&str; 4] = [
 ];
 
 /// The `oneshot exec` steps the workflows call, in order per job, with the flags each may get.
-const PLAN_JOB: [(&str, &[&str]); 8] = [
+const PLAN_JOB: [(&str, &[&str]); 9] = [
     ("prepare", &["--model", "--agent", "--trunk"]),
     ("write-prompt", &[]),
     ("detect-trunk", &["--trunk"]),
@@ -68,6 +68,7 @@ const PLAN_JOB: [(&str, &[&str]); 8] = [
         "register-one-shot-plan",
         &["--issue", "--pr", "--submitted-by", "--agent", "--model"],
     ),
+    ("plan-failed", &["--pr"]),
 ];
 
 const IMPLEMENT_JOB: [(&str, &[&str]); 3] = [
@@ -240,8 +241,10 @@ fn every_step_of_the_reusable_workflows_is_one_call_of_the_binary() {
         for (place, step) in steps(&doc) {
             if let Some(uses) = step["uses"].as_str() {
                 assert!(
-                    uses.starts_with("actions/checkout@") || uses == "$/.github/actions/install",
-                    "{name}: {place} uses {uses}; only the checkout and the installer are allowed"
+                    uses.starts_with("actions/checkout@")
+                        || uses.starts_with("actions/upload-artifact@")
+                        || uses == "$/.github/actions/install",
+                    "{name}: {place} uses {uses}; only the checkout, the installer and the transcripts' upload are allowed"
                 );
                 continue;
             }
