@@ -75,10 +75,23 @@ impl Git {
 
     fn command(&self, args: &[&str]) -> Result<Command> {
         let mut cmd = Command::new(git_program()?);
-        cmd.current_dir(&self.dir).args(args).stdin(Stdio::null());
+        // Hooks and fsmonitor are programs the work tree's config names; an agent can write that
+        // config, so git never runs them for oneshot.
+        cmd.current_dir(&self.dir)
+            .args([
+                "-c",
+                "core.hooksPath=/dev/null",
+                "-c",
+                "core.fsmonitor=false",
+            ])
+            .args(args)
+            .stdin(Stdio::null());
         for (key, _) in crate::config::inherited_environment() {
             let name = key.to_string_lossy();
-            if name.starts_with("GIT_") && !GIT_ENV_KEPT.contains(&name.as_ref()) {
+            let redirects = name.starts_with("GIT_") && !GIT_ENV_KEPT.contains(&name.as_ref());
+            // No token or key reaches git: a filter driver or credential helper set up by an
+            // agent would see what git sees. The push credential travels in GIT_CONFIG_* below.
+            if redirects || crate::agent::env::is_secret(&name) {
                 cmd.env_remove(&key);
             }
         }
@@ -469,6 +482,39 @@ impl Git {
             .filter(|e| e.len() > 3)
             .map(|e| e[3..].to_string())
             .collect())
+    }
+}
+
+/// The repository's config as it was before an agent session. An agent can write `.git/config`
+/// (remotes, filters, credential helpers, aliases); [`ConfigSnapshot::restore`] puts it back so
+/// that nothing it set there outlives the session.
+pub struct ConfigSnapshot {
+    path: PathBuf,
+    content: Option<Vec<u8>>,
+}
+
+impl ConfigSnapshot {
+    /// Restores the config; `true` when the session had changed it.
+    pub fn restore(self) -> Result<bool> {
+        let now = std::fs::read(&self.path).ok();
+        if now == self.content {
+            return Ok(false);
+        }
+        match &self.content {
+            Some(bytes) => std::fs::write(&self.path, bytes),
+            None => std::fs::remove_file(&self.path),
+        }
+        .map_err(|e| Error::git(format!("could not restore {}: {e}", self.path.display())))?;
+        Ok(true)
+    }
+}
+
+impl Git {
+    /// Snapshots the repository's config file (shared by all worktrees).
+    pub fn snapshot_config(&self) -> Result<ConfigSnapshot> {
+        let path = self.common_dir()?.join("config");
+        let content = std::fs::read(&path).ok();
+        Ok(ConfigSnapshot { path, content })
     }
 }
 

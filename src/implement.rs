@@ -336,6 +336,10 @@ impl Engine<'_> {
             let run_dir = self.ws.path(workspace::RUNS_DIR);
             let run_name =
                 agent::next_run_name(&run_dir, &format!("implement-step{}", step.number));
+            let config = self
+                .git
+                .snapshot_config()
+                .map_err(|e| failure(e.render(), None, cost))?;
             let report = agent::run(
                 self.runner,
                 &settings,
@@ -346,8 +350,15 @@ impl Engine<'_> {
                     run_dir: &run_dir,
                     run_name: &run_name,
                 },
-            )
-            .map_err(|e| failure(e.render(), None, cost))?;
+            );
+            if config
+                .restore()
+                .map_err(|e| failure(e.render(), None, cost))?
+            {
+                self.runner
+                    .info("The session changed .git/config; oneshot restored it.");
+            }
+            let report = report.map_err(|e| failure(e.render(), None, cost))?;
             let _ = report.write(&run_dir.join(format!("{run_name}.json")));
             cost += report.cost_usd.unwrap_or(0.0);
             let last_words = report
@@ -602,9 +613,19 @@ fn run_verify(command: &str, dir: &Path, timeout: Duration) -> std::result::Resu
     let (Ok(out), Ok(err)) = (log.try_clone(), log.try_clone()) else {
         return Err("could not set up the check's output".into());
     };
+    // The command runs code the agent just wrote: it gets no token and no key.
+    let env: Vec<_> = crate::config::inherited_environment()
+        .into_iter()
+        .filter(|(k, _)| {
+            k.to_str()
+                .is_some_and(|name| !crate::agent::env::is_secret(name))
+        })
+        .collect();
     let mut child = match Command::new("sh")
         .arg("-c")
         .arg(command)
+        .env_clear()
+        .envs(env)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))

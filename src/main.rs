@@ -27,6 +27,10 @@ use crate::actions::{Annotation, Level, Runner};
 use crate::error::{Error, ErrorKind};
 
 fn main() -> ExitCode {
+    // Not dumpable: another process of the same user (an agent oneshot started, say) cannot
+    // read this one's environment or memory through /proc, where the GitHub token is.
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_dumpable(false);
     let runner = Runner::from_env();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Machine-readable callers get one JSON object on stdout for every outcome, errors included.

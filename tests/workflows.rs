@@ -172,7 +172,11 @@ fn steps(doc: &Yaml) -> Vec<(String, &Yaml)> {
 /// and from `args+=(--flag …)` / `args=(--flag …)`.
 fn exec_call(script: &str) -> Option<(String, BTreeSet<String>)> {
     let name = script.lines().find_map(|line| {
-        let rest = line.trim().strip_prefix("oneshot exec ")?;
+        let line = line.trim();
+        let rest = line
+            .strip_prefix("exec ")
+            .unwrap_or(line)
+            .strip_prefix("oneshot exec ")?;
         Some(rest.split_whitespace().next()?.to_string())
     })?;
     let mut flags = BTreeSet::new();
@@ -252,7 +256,11 @@ fn every_step_of_the_reusable_workflows_is_one_call_of_the_binary() {
             let calls: Vec<&str> = script
                 .lines()
                 .map(str::trim)
-                .filter(|l| l.starts_with("oneshot ") || l.contains(" oneshot "))
+                .filter(|l| {
+                    l.starts_with("oneshot ")
+                        || l.starts_with("exec oneshot ")
+                        || l.contains(" oneshot ")
+                })
                 .collect();
             assert_eq!(
                 calls.len(),
@@ -269,7 +277,9 @@ fn every_step_of_the_reusable_workflows_is_one_call_of_the_binary() {
                     || line.starts_with("args=(")
                     || (line.starts_with("[ ") && line.contains("] && "))
                     || line.starts_with("outcome=")
-                    || line.starts_with("oneshot exec ");
+                    || line.starts_with('#')
+                    || line.starts_with("oneshot exec ")
+                    || line.starts_with("exec oneshot exec ");
                 assert!(plumbing, "{name}: {place}: unexpected line in run: {line}");
             }
         }

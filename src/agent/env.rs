@@ -196,6 +196,22 @@ pub fn is_forbidden(name: &str) -> bool {
     matches(FORBIDDEN, name)
 }
 
+/// Whether a variable must not reach a program that code written by the agent can influence:
+/// git (whose hooks, filters and fsmonitor come from the work tree's config) and the verify
+/// command (which runs the tests the agent just edited). Everything an agent may not see, and
+/// anything named like a credential, including the agents' own keys.
+pub fn is_secret(name: &str) -> bool {
+    const CREDENTIAL_SUFFIXES: &[&str] = &[
+        "_TOKEN",
+        "_API_KEY",
+        "_KEY",
+        "_SECRET",
+        "_PASSWORD",
+        "_CREDENTIALS",
+    ];
+    is_forbidden(name) || CREDENTIAL_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
 /// The environment of an agent process, from the parent's variables: the allow-list of this
 /// module, plus `extra` names, minus [`FORBIDDEN`]; `PATH` cleaned by [`clean_path`].
 pub fn scrubbed(

@@ -290,7 +290,12 @@ pub(super) fn connect(options: &ConnectOptions, runner: &Runner) -> Result<GitHu
     let rest = build(&api_url)?;
     let graphql = build(&graphql_url)?;
     Ok(GitHub {
-        transport: Transport::new(runtime, rest, graphql, api_url, graphql_url, policy),
+        transport: Transport::new(runtime, rest, graphql, api_url, graphql_url, policy, {
+            use base64::Engine;
+            let basic =
+                base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+            vec![token.clone(), basic]
+        }),
         repo,
         server_url,
         token,

@@ -170,6 +170,8 @@ pub(crate) struct Transport {
     api_url: String,
     graphql_url: String,
     policy: RetryPolicy,
+    /// Text that must never leave in a request body (the token, and its basic-auth form).
+    secrets: Vec<String>,
 }
 
 impl Transport {
@@ -180,6 +182,7 @@ impl Transport {
         api_url: String,
         graphql_url: String,
         policy: RetryPolicy,
+        secrets: Vec<String>,
     ) -> Self {
         Transport {
             runtime,
@@ -188,6 +191,7 @@ impl Transport {
             api_url,
             graphql_url,
             policy,
+            secrets: secrets.into_iter().filter(|s| s.len() >= 8).collect(),
         }
     }
 
@@ -248,10 +252,12 @@ impl Transport {
         } else {
             &self.rest
         };
+        // A body that quotes agent or command output could carry the token: it is never sent.
+        let body = request.body.as_ref().map(|b| redact(b, &self.secrets));
         let outcome = self.runtime.block_on(async {
             tokio::time::timeout(
                 self.policy.request_timeout,
-                send_raw(client, request.method, &url, request.body.as_ref()),
+                send_raw(client, request.method, &url, body.as_ref()),
             )
             .await
         });
@@ -310,6 +316,24 @@ impl Transport {
             retryable: server_error,
             wait: None,
         })
+    }
+}
+
+/// `value` with every secret in its strings replaced by `***`.
+pub fn redact(value: &Value, secrets: &[String]) -> Value {
+    match value {
+        Value::String(s) if secrets.iter().any(|x| s.contains(x.as_str())) => Value::String(
+            secrets
+                .iter()
+                .fold(s.clone(), |acc, x| acc.replace(x.as_str(), "***")),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| redact(v, secrets)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), redact(v, secrets)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

@@ -55,7 +55,8 @@ pub fn plan_session(
         let _group = ctx
             .runner
             .group(&format!("Planning session: {}", settings.describe()));
-        agent::run(
+        let config = ws.git.snapshot_config()?;
+        let report = agent::run(
             ctx.runner,
             settings,
             &SessionRequest {
@@ -65,7 +66,12 @@ pub fn plan_session(
                 run_dir: &run_dir,
                 run_name: &run_name,
             },
-        )?
+        );
+        if config.restore()? {
+            ctx.runner
+                .info("The planning session changed .git/config; oneshot restored it.");
+        }
+        report?
     };
     let report_path = agent::report_path(&run_dir, Phase::Plan);
     report.write(&report_path)?;
