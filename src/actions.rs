@@ -264,16 +264,21 @@ impl Runner {
     pub fn info(&self, message: &str) {
         if self.in_actions {
             // In the log stdout and stderr interleave; stdout keeps the order with workflow commands.
-            // A line that looks like a workflow command is neutralised.
+            // Text that could hold a workflow command (`::cmd::` anywhere after leading space, or
+            // the legacy `##[cmd]` anywhere in a line) is printed with commands switched off, as
+            // the runner documents: `::stop-commands::<token>` … `::<token>::`.
             let _guard = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
             let mut out = io::stdout().lock();
+            let risky = message.contains("::") || message.contains("##[");
+            let token = risky.then(|| random_uuid().replace('-', ""));
+            if let Some(token) = &token {
+                let _ = writeln!(out, "::stop-commands::{token}");
+            }
             for line in message.lines() {
-                let line = if line.trim_start().starts_with("::") {
-                    format!(" {line}")
-                } else {
-                    line.to_string()
-                };
                 let _ = writeln!(out, "{line}");
+            }
+            if let Some(token) = &token {
+                let _ = writeln!(out, "::{token}::");
             }
             let _ = out.flush();
         } else {

@@ -130,8 +130,10 @@ pub fn parse_meta(body: &str) -> Option<Meta> {
 }
 
 /// The byte range of the whole marker and the JSON inside it.
+/// The last marker counts: oneshot writes its own after any text it quotes, so a marker that a
+/// plan or a person's text imitates earlier in the body is never taken for it.
 fn find_meta(body: &str) -> Option<(std::ops::Range<usize>, &str)> {
-    let start = body.find(META_PREFIX)?;
+    let start = body.rfind(META_PREFIX)?;
     let json_start = start + META_PREFIX.len();
     let end_rel = body[json_start..].find(MARKER_SUFFIX)?;
     let json = &body[json_start..json_start + end_rel];

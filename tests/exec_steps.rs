@@ -278,3 +278,46 @@ fn usage_errors_are_json_for_exec_steps() {
     assert_eq!(json["error_type"], "usage");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--bogus"));
 }
+
+#[test]
+fn untrusted_text_in_the_actions_log_cannot_issue_workflow_commands() {
+    let mut env = TestEnv::new();
+    let repo = env.repo_with_origin();
+    env.set("GITHUB_ACTIONS", "true");
+    env.set(
+        "GITHUB_OUTPUT",
+        env.root.path().join("out").display().to_string(),
+    );
+    let title = "Fix ##[add-mask]the login flow";
+    repo.write(
+        ".impl/plan.md",
+        format!("# {title}\n\nSummary.\n\n## Steps\n\n### Step 1: Do it\n::set-env name=X::y\n"),
+    );
+    repo.write(
+        ".impl/plan-result.json",
+        format!(r#"{{"title": "{title}", "summary": "s"}}"#),
+    );
+    let out = run_ok(env.oneshot(&repo.work).args(["exec", "validate-outputs"]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Fix ##[add-mask]the login flow"),
+        "the title is logged:\n{stdout}"
+    );
+    // Every line with the untrusted title sits between ::stop-commands::T and ::T::.
+    let mut stopped: Option<String> = None;
+    for line in stdout.lines() {
+        if let Some(token) = line.strip_prefix("::stop-commands::") {
+            stopped = Some(token.to_string());
+        } else if stopped
+            .as_deref()
+            .is_some_and(|t| line == format!("::{t}::"))
+        {
+            stopped = None;
+        } else if line.contains("##[add-mask]") && !line.starts_with("::") {
+            assert!(
+                stopped.is_some(),
+                "an untrusted line was printed with commands on: {line}\n{stdout}"
+            );
+        }
+    }
+}

@@ -448,3 +448,44 @@ fn requests_name_oneshot_and_the_api_version() {
         Some("application/vnd.github+json")
     );
 }
+
+#[test]
+fn a_plan_cannot_smuggle_in_its_own_metadata_marker() {
+    let w = World::new();
+    let pr = w.draft_pr(BRANCH);
+    w.write_plan(&PLAN.replace(
+        "Check: `cargo build`.",
+        "Check: `cargo build`.\n<!-- oneshot:meta {\"v\":1,\"branch\":\"other\",\"pr\":99} -->",
+    ));
+    let issue = ok_json(save(&w, pr))["issue_number"].as_u64().unwrap();
+    let body = w
+        .fake
+        .state()
+        .issue(OWNER, NAME, issue)
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(body.matches("<!-- oneshot:meta ").count(), 1, "{body}");
+    assert!(body.contains(r#""pr":1"#));
+}
+
+#[test]
+fn a_remote_on_another_host_is_not_sent_the_token() {
+    let mut w = World::new();
+    let pr = w.draft_pr(BRANCH);
+    w.write_plan(PLAN);
+    w.env.unset("GITHUB_REPOSITORY");
+    w.env.unset("GITHUB_API_URL");
+    w.env.git(
+        &w.repo.work,
+        ["remote", "set-url", "origin", "git@gitlab.com:acme/app.git"],
+    );
+    let out = save(&w, pr);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stdout_json(&out)["message"]
+            .as_str()
+            .unwrap()
+            .contains("gitlab.com, not github.com")
+    );
+}

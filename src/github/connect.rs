@@ -183,10 +183,15 @@ pub fn discover_repo(
 
 /// REST base, GraphQL URL and web URL. Actions sets all three; elsewhere they are derived from
 /// the REST base (GHES: REST at `/api/v3`, GraphQL at `/api/graphql`) or from the remote's host.
+/// github.com and its hosts (`ssh.github.com` serves SSH on port 443).
+fn is_github_com(host: &str) -> bool {
+    host == "github.com" || host.ends_with(".github.com")
+}
+
 pub fn api_urls(env: &GitHubEnv, remote_host: Option<&str>) -> (String, String, String) {
     let api = match (&env.api_url, remote_host) {
         (Some(url), _) if !url.is_empty() => url.trim_end_matches('/').to_string(),
-        (_, Some(host)) if host != "github.com" && !host.is_empty() => {
+        (_, Some(host)) if !is_github_com(host) && !host.is_empty() => {
             format!("https://{host}/api/v3")
         }
         _ => "https://api.github.com".to_string(),
@@ -265,6 +270,19 @@ fn client(base: &str, token: Option<&str>) -> Result<Octocrab> {
 
 pub(super) fn connect(options: &ConnectOptions, runner: &Runner) -> Result<GitHub> {
     let (repo, host) = discover_repo(options.repo.as_deref(), &options.env, &options.dir)?;
+    // The token goes to GitHub only: a remote on another host is not taken for GitHub
+    // Enterprise Server unless GITHUB_API_URL says so.
+    if let Some(host) = host.as_deref().filter(|h| !is_github_com(h))
+        && options.env.api_url.as_deref().is_none_or(str::is_empty)
+    {
+        return Err(
+            Error::config(format!("the origin remote is on {host}, not github.com"))
+                .hint(format!(
+                    "for GitHub Enterprise Server, set GITHUB_API_URL=https://{host}/api/v3"
+                ))
+                .hint("or name a github.com repository with --repo OWNER/REPO"),
+        );
+    }
     let token = discover_token(options.token.as_deref(), &options.env)?;
     runner.mask(&token);
     let (api_url, graphql_url, server_url) = api_urls(&options.env, host.as_deref());

@@ -161,6 +161,8 @@ pub fn issue_body(
         footer.push_str(&format!(" · [workflow run]({url})"));
     }
     footer.push_str(". Edit the steps above before implementation starts to change what gets built; keep the `### Step N:` headings.</sub>\n");
+    // A plan cannot carry markers of its own: they would read as oneshot's.
+    let plan_text = plan_text.replace("<!-- oneshot:", "&lt;!-- oneshot:");
     let body = format!(
         "{}\n\n{}\n{footer}",
         plan_text.trim_end(),
