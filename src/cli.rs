@@ -26,6 +26,20 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Whether the command was asked for one JSON object on stdout (`--json`).
+    pub fn wants_json(&self) -> bool {
+        match &self.command {
+            Command::Dispatch(a) => a.json,
+            Command::Run(a) => a.json,
+            Command::Status(a) => a.json,
+            Command::Resume(a) => a.json,
+            Command::Init(a) => a.json,
+            Command::Exec(_) => false,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one step of the oneshot workflows.

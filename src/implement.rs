@@ -185,7 +185,19 @@ impl Engine<'_> {
                     if let Some(next) = todo.get(i + 1) {
                         set_state(&mut steps, next.number, StepState::InProgress);
                     }
-                    tracker.set_progress(&steps)?;
+                    // The step is committed and pushed: failing to show it must not fail it
+                    // (finalize would then have it redone). The next update shows it anyway.
+                    if let Err(e) = tracker.set_progress(&steps) {
+                        self.runner.annotate(
+                            crate::actions::Level::Warning,
+                            &format!(
+                                "step {} is done, but the progress could not be updated: {}",
+                                step.number,
+                                e.render()
+                            ),
+                            &crate::actions::Annotation::default(),
+                        );
+                    }
                 }
                 Err(failure) => {
                     outcome.cost_usd += failure.cost_usd;
@@ -486,9 +498,9 @@ impl Engine<'_> {
         let mut text = prompt.text;
         if let Some(output) = feedback {
             text.push_str(&format!(
-                "\n\n## The check failed\n\nAfter the last session, `{}` failed. Fix the cause; its output ends with:\n\n```text\n{}\n```\n",
+                "\n\n## The check failed\n\nAfter the last session, `{}` failed. Fix the cause; its output ends with:\n\n{}\n",
                 self.verify_command.as_deref().unwrap_or_default(),
-                output.replace("```", "ʼʼʼ")
+                crate::markers::code_block(output, "text")
             ));
         }
         Ok(text)

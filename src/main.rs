@@ -34,8 +34,9 @@ fn main() -> ExitCode {
     let runner = Runner::from_env();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Machine-readable callers get one JSON object on stdout for every outcome, errors included.
-    let json = args.iter().any(|a| a == "--json")
-        || (!runner.in_actions() && args.get(1).is_some_and(|a| a == "exec"));
+    // Before parsing, a guess from the raw arguments (for usage errors); after, the command decides.
+    let exec_step = args.iter().skip(1).any(|a| a == "exec");
+    let mut json = args.iter().any(|a| a == "--json") || (!runner.in_actions() && exec_step);
 
     let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
@@ -58,6 +59,8 @@ fn main() -> ExitCode {
         }
     };
 
+    json =
+        cli.wants_json() || (!runner.in_actions() && matches!(cli.command, cli::Command::Exec(_)));
     let env = config::Environment::from_process();
     match commands::run(cli, &runner, &env) {
         Ok(()) => ExitCode::SUCCESS,

@@ -223,6 +223,14 @@ pub fn format_duration(seconds: f64) -> String {
     }
 }
 
+/// `text` as a Markdown code block whose fence is longer than any run of backticks inside it,
+/// so the text is shown exactly as it is (a patch stays applicable when copied).
+pub fn code_block(text: &str, lang: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}{lang}\n{}\n{fence}", text.trim_end_matches('\n'))
+}
+
 /// Keeps user text on one line and unable to open an HTML comment or close ours.
 pub fn escape_inline(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
@@ -295,6 +303,16 @@ mod tests {
             added,
             "<!-- oneshot:body:start -->\nours\n<!-- oneshot:body:end -->\n\nhuman"
         );
+    }
+
+    #[test]
+    fn code_blocks_outgrow_the_backticks_inside() {
+        assert_eq!(code_block("a\n", "text"), "```text\na\n```");
+        assert_eq!(
+            code_block("+```rust\n+x\n", "diff"),
+            "````diff\n+```rust\n+x\n````"
+        );
+        assert_eq!(code_block("`````", ""), "``````\n`````\n``````");
     }
 
     #[test]

@@ -578,3 +578,26 @@ fn ctrl_c_midway_undoes_what_was_created() {
     }
     assert!(w.fake.state().dispatches().is_empty());
 }
+
+#[test]
+fn watch_with_json_prints_one_object_whatever_the_outcome() {
+    for (conclusion, code) in [("success", 0), ("failure", 1)] {
+        let mut w = world();
+        w.env.set("ONESHOT_WATCH_INTERVAL_MS", "40");
+        let out = std::thread::scope(|scope| {
+            scope.spawn(|| play_run(&w.fake, conclusion));
+            dispatch(&w, &["--watch", "--json", PROMPT])
+        });
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json = stdout_json(&out);
+        assert_eq!(json["success"], code == 0);
+        assert_eq!(json["run_conclusion"], conclusion);
+        assert_eq!(json["pr_number"], 1);
+        assert_eq!(json["branch"], BRANCH);
+    }
+}

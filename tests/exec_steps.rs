@@ -321,3 +321,18 @@ fn untrusted_text_in_the_actions_log_cannot_issue_workflow_commands() {
         }
     }
 }
+
+#[test]
+fn exec_steps_print_json_errors_also_with_a_directory_flag() {
+    let env = TestEnv::new();
+    let dir = env.dir("not-a-repo");
+    let out = env
+        .oneshot(env.root.path())
+        .arg("-C")
+        .arg(&dir)
+        .args(["exec", "write-prompt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(stdout_json(&out)["error_type"], "git");
+}

@@ -75,26 +75,38 @@ pub fn run(args: &DispatchArgs, ctx: &Context) -> Result<()> {
         Err(err) => return Err(undo(ctx, &gh, &git, &created, err)),
     };
 
-    if args.json {
-        ctx.runner.print_json(&json!({
-            "success": true,
-            "dry_run": false,
-            "branch": draft.branch,
-            "pr_number": pr.number,
-            "pr_url": pr.html_url,
-            "run_id": run.id,
-            "run_url": run.html_url,
-        }))?;
-    } else {
+    let summary = json!({
+        "success": true,
+        "dry_run": false,
+        "branch": draft.branch,
+        "pr_number": pr.number,
+        "pr_url": pr.html_url,
+        "run_id": run.as_ref().map(|r| r.id),
+        "run_url": run.as_ref().map(|r| r.html_url.clone()),
+    });
+    if !args.json {
         ctx.runner
             .print_line(&format!("Pull request: {}", pr.html_url));
-        ctx.runner
-            .print_line(&format!("Workflow run: {}", run.html_url));
+        if let Some(run) = &run {
+            ctx.runner
+                .print_line(&format!("Workflow run: {}", run.html_url));
+        }
     }
-    if args.watch {
-        return watch(ctx, &gh, &run, pr.number, args.json);
+    match (&run, args.watch) {
+        // One JSON object in every case: with --watch it comes at the end, with the outcome.
+        (Some(run), true) => watch(ctx, &gh, run, pr.number, args.json.then_some(summary)),
+        (None, true) => Err(Error::github(
+            "the workflow was dispatched, but its run is not known, so it cannot be followed",
+        )
+        .hint(format!(
+            "follow it in the Actions tab, or later with `oneshot status {}`",
+            pr.number
+        ))
+        .detail("pr_number", pr.number)
+        .detail("pr_url", pr.html_url.clone())),
+        (_, false) if args.json => ctx.runner.print_json(&summary),
+        (_, false) => Ok(()),
     }
-    Ok(())
 }
 
 /// The workflow_dispatch inputs of DESIGN.md §3.
@@ -181,7 +193,7 @@ fn create_everything(
     taken: &[String],
     distinct_id: &str,
     choice: &launch::AgentChoice,
-) -> Result<(github::PullRequest, Run)> {
+) -> Result<(github::PullRequest, Option<Run>)> {
     let branch = launch::push_task_branch(git, REMOTE, draft, |n| taken.iter().any(|t| t == n))?;
     if branch != draft.branch {
         // The name was taken meanwhile: the body's metadata names the branch, so rebuild it.
@@ -227,21 +239,32 @@ fn create_everything(
         |r| Ok(run_from_dispatch_response(&r.body)),
         |gh| find_run(gh, &args.workflow, distinct_id, Duration::from_secs(20)).map(Some),
     )?;
+    // The workflow is dispatched: from here on nothing is undone, whatever happens while the
+    // run is looked for (the run would otherwise find its branch and PR gone).
     let run = match run {
-        Some(run) => run,
-        None => find_run(gh, &args.workflow, distinct_id, Duration::from_secs(60))?.ok_or_else(
-            || {
-                Error::github(
-                    "the workflow was dispatched, but its run did not show up within a minute",
-                )
-                .hint(format!(
-                    "look for a run named with {distinct_id} in the Actions tab"
-                ))
-            },
-        )?,
+        Some(run) => Some(run),
+        None => match find_run(gh, &args.workflow, distinct_id, Duration::from_secs(60)) {
+            Ok(found) => found,
+            Err(e) => {
+                ctx.runner.annotate(
+                    crate::actions::Level::Warning,
+                    &format!("could not look for the run: {}", e.render()),
+                    &Default::default(),
+                );
+                None
+            }
+        },
     };
-    ctx.runner
-        .info(&format!("Started workflow run {}", run.html_url));
+    match &run {
+        Some(run) => ctx.runner.info(&format!("Started workflow run {}", run.html_url)),
+        None => ctx.runner.annotate(
+            crate::actions::Level::Warning,
+            &format!(
+                "the workflow was dispatched, but its run did not show up within a minute; look for the run named with {distinct_id} in the Actions tab"
+            ),
+            &Default::default(),
+        ),
+    }
     Ok((pr, run))
 }
 
@@ -431,7 +454,9 @@ fn indent(text: &str) -> String {
 }
 
 /// Follows the run until it completes, printing each job's and step's state as it changes.
-fn watch(ctx: &Context, gh: &GitHub, run: &Run, pr_number: u64, json: bool) -> Result<()> {
+/// `json`: the dispatch's JSON object, printed once at the end with the run's outcome added
+/// (and carried by the error when the run failed).
+fn watch(ctx: &Context, gh: &GitHub, run: &Run, pr_number: u64, json: Option<Value>) -> Result<()> {
     let interval = Duration::from_millis(ctx.env.watch_interval_ms.unwrap_or(3000));
     let mut seen: Vec<String> = Vec::new();
     let mut current = String::from("waiting for the run to start");
@@ -501,26 +526,35 @@ fn watch(ctx: &Context, gh: &GitHub, run: &Run, pr_number: u64, json: bool) -> R
     ctx.runner.status_line("");
     let pr = gh.get_pull(pr_number)?;
     let pr_state = pr.state_label();
-    if json {
-        ctx.runner.print_json(&json!({ "success": conclusion == "success", "run_conclusion": conclusion, "pr_state": pr_state, "pr_url": pr.html_url }))?;
-    } else {
+    if json.is_none() {
         ctx.runner.print_line(&format!(
             "Run {conclusion}; pull request #{} is {pr_state}: {}",
             pr.number, pr.html_url
         ));
     }
     if conclusion == "success" {
-        Ok(())
-    } else {
-        Err(
-            Error::step_failed(format!("the workflow run ended with `{conclusion}`")).hint(
-                format!(
-                    "see {} for the failed step, and `oneshot resume {pr_number}` to continue",
-                    run.html_url
-                ),
-            ),
-        )
+        if let Some(mut summary) = json {
+            summary["run_conclusion"] = Value::String(conclusion);
+            summary["pr_state"] = Value::String(pr_state.to_string());
+            ctx.runner.print_json(&summary)?;
+        }
+        return Ok(());
     }
+    let mut err =
+        Error::step_failed(format!("the workflow run ended with `{conclusion}`")).hint(format!(
+            "see {} for the failed step, and `oneshot resume {pr_number}` to continue",
+            run.html_url
+        ));
+    // The one JSON object is then the error, with what the dispatch made.
+    if let Some(Value::Object(summary)) = json {
+        for (key, value) in summary.into_iter().filter(|(k, _)| k != "success") {
+            err = err.detail(&key, value);
+        }
+        err = err
+            .detail("run_conclusion", conclusion)
+            .detail("pr_state", pr_state);
+    }
+    Err(err)
 }
 
 fn step_state(step: &Value) -> String {

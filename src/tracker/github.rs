@@ -233,8 +233,8 @@ pub fn completion_summary(c: &Completion) -> String {
     );
     if !c.diffstat.trim().is_empty() {
         out.push_str(&format!(
-            "\n<details><summary>Files changed</summary>\n\n```\n{}\n```\n</details>\n",
-            c.diffstat.trim_end().replace("```", "ʼʼʼ")
+            "\n<details><summary>Files changed</summary>\n\n{}\n</details>\n",
+            markers::code_block(c.diffstat.trim_end(), "")
         ));
     }
     out
@@ -256,14 +256,14 @@ pub fn failure_comment(f: &FailureReport, run_url: Option<&str>) -> String {
     );
     if let Some(text) = f.agent_output.as_deref().filter(|t| !t.trim().is_empty()) {
         out.push_str(&format!(
-            "\n<details><summary>The agent's last output</summary>\n\n```text\n{}\n```\n</details>\n",
-            fence_safe(text)
+            "\n<details><summary>The agent's last output</summary>\n\n{}\n</details>\n",
+            markers::code_block(text, "text")
         ));
     }
     if let Some(diff) = f.diff.as_deref().filter(|d| !d.trim().is_empty()) {
         out.push_str(&format!(
-            "\n<details><summary>The step's partial work (not pushed)</summary>\n\n```diff\n{}\n```\n</details>\n",
-            fence_safe(diff)
+            "\n<details><summary>The step's partial work (not pushed)</summary>\n\n{}\n</details>\n",
+            markers::code_block(diff, "diff")
         ));
     }
     if let Some(note) = &f.artifacts_note {
@@ -271,9 +271,4 @@ pub fn failure_comment(f: &FailureReport, run_url: Option<&str>) -> String {
     }
     out.push_str(&format!("\n**To resume** from this step: {}\n", f.resume));
     out
-}
-
-/// Keeps text from closing the code fence it is shown in.
-fn fence_safe(text: &str) -> String {
-    text.replace("```", "ʼʼʼ")
 }

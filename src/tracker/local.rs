@@ -452,14 +452,14 @@ pub fn failure_report(f: &FailureReport, patch: Option<&Path>) -> String {
     );
     if let Some(text) = f.agent_output.as_deref().filter(|t| !t.trim().is_empty()) {
         out.push_str(&format!(
-            "\n## The agent's last output\n\n```text\n{}\n```\n",
-            text.trim_end().replace("```", "ʼʼʼ")
+            "\n## The agent's last output\n\n{}\n",
+            markers::code_block(text.trim_end(), "text")
         ));
     }
     if let Some(diff) = f.diff.as_deref().filter(|d| !d.trim().is_empty()) {
         out.push_str(&format!(
-            "\n## The step's partial work\n\n```diff\n{}\n```\n",
-            diff.trim_end().replace("```", "ʼʼʼ")
+            "\n## The step's partial work\n\n{}\n",
+            markers::code_block(diff.trim_end(), "diff")
         ));
     }
     if let Some(patch) = patch {

@@ -51,8 +51,8 @@ pub fn run(args: &PlanFailedArgs, ctx: &Context) -> Result<Outputs> {
                 .rev()
                 .collect();
             body.push_str(&format!(
-                "\n<details><summary>The agent's last output</summary>\n\n```text\n{}\n```\n</details>\n",
-                tail.replace("```", "ʼʼʼ")
+                "\n<details><summary>The agent's last output</summary>\n\n{}\n</details>\n",
+                markers::code_block(&tail, "text")
             ));
         }
     }
