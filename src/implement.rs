@@ -18,7 +18,15 @@ use crate::tracker::{FailureReport, PlanRecord, Tracker, merge_states};
 use crate::workspace::{self, Workspace};
 
 /// Paths no implementation session may change, whatever the configuration says.
-const ALWAYS_PROTECTED: &[&str] = &[".impl/**", ".worker-impl/**", ".git/**"];
+/// The configuration and the prompts are among them: a step must not change the rules (protected
+/// paths, the verify command, the prompts) that later steps and resumed runs read from the branch.
+const ALWAYS_PROTECTED: &[&str] = &[
+    ".impl/**",
+    ".worker-impl/**",
+    ".git/**",
+    ".github/oneshot.toml",
+    ".claude/commands/oneshot/**",
+];
 /// The end of the verify command's output shown to the agent and in reports.
 const OUTPUT_TAIL: usize = 6_000;
 /// Longest patch shown inline in the failure report.

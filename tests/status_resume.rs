@@ -250,3 +250,43 @@ fn a_failed_plan_is_said_on_the_draft_pr_once() {
     );
     assert!(state.pull(OWNER, NAME, pr).unwrap().draft);
 }
+
+#[test]
+fn prepare_checks_out_its_branch_and_a_rerun_of_the_job_reuses_it() {
+    let mut w = World::new();
+    w.env.set(
+        "ONESHOT_PROMPT",
+        "Add a --verbose flag to the submit command",
+    );
+    let prepare = |w: &World| {
+        let out = w
+            .env
+            .oneshot(&w.repo.work)
+            .args(["exec", "prepare", "--trunk", "main"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout_json(&out)
+    };
+    let first = prepare(&w);
+    let branch = first["branch"].as_str().unwrap().to_string();
+    assert_eq!(
+        w.env.git(&w.repo.work, ["branch", "--show-current"]).trim(),
+        branch
+    );
+    assert_eq!(
+        w.repo.read(".worker-impl/task.md"),
+        "Add a --verbose flag to the submit command"
+    );
+
+    // "Re-run failed jobs": the same run id, a fresh checkout of the trunk.
+    w.env.git(&w.repo.work, ["checkout", "--quiet", "main"]);
+    let again = prepare(&w);
+    assert_eq!(again["branch"], first["branch"]);
+    assert_eq!(again["pr_number"], first["pr_number"]);
+    assert_eq!(w.fake.state().pulls(OWNER, NAME).len(), 1, "no second PR");
+}

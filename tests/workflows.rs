@@ -75,7 +75,14 @@ const IMPLEMENT_JOB: [(&str, &[&str]); 3] = [
     ("fetch-plan", &["--issue", "--pr", "--branch"]),
     (
         "run-implement",
-        &["--issue", "--pr", "--from-step", "--agent", "--model"],
+        &[
+            "--issue",
+            "--pr",
+            "--from-step",
+            "--agent",
+            "--model",
+            "--submitted-by",
+        ],
     ),
     (
         "finalize",

@@ -94,7 +94,9 @@ impl Tracker for GitHubTracker<'_> {
                     "plan issue #{} belongs to the branch `{recorded}`, not `{expected}`",
                     self.issue
                 ))
-                .hint("pass the plan issue of this branch, or the branch of this plan issue"));
+                .hint(format!(
+                    "pass the plan issue of this branch, or check out `{recorded}` (in the workflow: set the input branch_name to `{recorded}`)"
+                )));
             }
             if let (Some(recorded), Some(expected)) = (meta.pr, self.pr)
                 && recorded != expected

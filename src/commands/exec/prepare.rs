@@ -33,9 +33,24 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
     let git = gh.authenticated_git(&Git::new(&ctx.dir));
     let trunk = super::detect_trunk::detect(&git, args.trunk.as_deref(), REMOTE)?;
 
+    let run_url = current_run_url(ctx, &gh.server_url, &gh.repo);
+    // A re-run of this workflow run's job finds what its first attempt made.
+    if let Some(url) = &run_url
+        && let Some(pr) = pr_of_run(&gh, url)?
+    {
+        ctx.runner.info(&format!(
+            "This run already made branch {} and draft pull request #{}; going on with them",
+            pr.head_ref, pr.number
+        ));
+        check_out(&git, &pr.head_ref)?;
+        return Ok(Outputs::new()
+            .with("branch", pr.head_ref)
+            .with("pr_number", pr.number)
+            .with("pr_url", pr.html_url));
+    }
+
     let taken = git.remote_branches_with_prefix(REMOTE, "oneshot-")?;
     let branch = launch::branch_for(&prompt, None, now, |n| taken.iter().any(|t| t == n));
-    let run_url = current_run_url(ctx, &gh.server_url, &gh.repo);
     let info = DraftInfo {
         agent: choice.agent.as_deref(),
         model: choice.model.as_deref(),
@@ -72,6 +87,8 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
         "Created branch {} and draft pull request #{} {}",
         draft.branch, pr.number, pr.html_url
     ));
+    // The rest of the plan job works on the task branch, as it does after `oneshot dispatch`.
+    check_out(&git, &draft.branch)?;
     ctx.runner.summary(&format!(
         "### Started\n\nBranch `{}` and draft pull request [#{}]({}).\n\n",
         draft.branch, pr.number, pr.html_url
@@ -80,4 +97,42 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
         .with("branch", draft.branch)
         .with("pr_number", pr.number)
         .with("pr_url", pr.html_url))
+}
+
+/// The open oneshot pull request whose metadata names this workflow run.
+fn pr_of_run(
+    gh: &crate::github::GitHub,
+    run_url: &str,
+) -> Result<Option<crate::github::PullRequest>> {
+    let request = crate::github::Request::get(
+        format!("{}/pulls?state=open&per_page=100", gh.repo.api_path()),
+        "look for a pull request this run already opened",
+    );
+    let list = gh.send(&request)?.body;
+    let found = list.as_array().into_iter().flatten().find(|p| {
+        let body = p
+            .get("body")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        crate::markers::parse_meta(body)
+            .and_then(|m| m.run_url)
+            .as_deref()
+            == Some(run_url)
+    });
+    found.map(crate::github::PullRequest::from_json).transpose()
+}
+
+/// Checks out the remote branch in the job's checkout (a disposable clone on a runner).
+fn check_out(git: &Git, branch: &str) -> Result<()> {
+    let sha = git
+        .remote_branch_commit(REMOTE, branch)?
+        .ok_or_else(|| Error::git(format!("the branch {branch} is not on {REMOTE}")))?;
+    if !git.has_commit(&sha)? {
+        git.fetch_objects(REMOTE, branch)?;
+    }
+    git.run(
+        &format!("check out {branch}"),
+        &["checkout", "--quiet", "-B", branch, &sha],
+    )
+    .map(drop)
 }
