@@ -359,6 +359,22 @@ impl Git {
         .map(drop)
     }
 
+    /// Checks out a remote branch in this work tree, at the remote's commit (for a job's
+    /// disposable checkout on a runner, never a person's).
+    pub fn check_out_remote_branch(&self, remote: &str, branch: &str) -> Result<()> {
+        let sha = self
+            .remote_branch_commit(remote, branch)?
+            .ok_or_else(|| Error::git(format!("the branch {branch} is not on {remote}")))?;
+        if !self.has_commit(&sha)? {
+            self.fetch_objects(remote, branch)?;
+        }
+        self.run(
+            &format!("check out {branch}"),
+            &["checkout", "--quiet", "-B", branch, &sha],
+        )
+        .map(drop)
+    }
+
     /// A config value, if set.
     pub fn config_get(&self, key: &str) -> Result<Option<String>> {
         let out = self.try_run("read git config", &["config", "--get", key])?;

@@ -688,3 +688,77 @@ fn on_github_enterprise_server_the_pr_is_marked_ready_through_api_graphql() {
         .collect();
     assert_eq!(graphql, ["/api/graphql"]);
 }
+
+#[test]
+fn without_branch_name_the_job_follows_the_plan_issue_and_never_commits_elsewhere() {
+    let mut job = job();
+    let main_before = job.w.env.git(&job.w.repo.origin, ["rev-parse", "main"]);
+    // A checkout of the trunk, as actions/checkout makes it when branch_name is empty.
+    let dir = job.w.env.root.path().join("trunk-job");
+    job.w.env.git(
+        job.w.env.root.path(),
+        [
+            "clone",
+            "--quiet",
+            "--branch",
+            "main",
+            job.w.repo.origin.to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ],
+    );
+
+    // Outside Actions, run-implement on the trunk is refused: commits go to the PR's branch only.
+    let refused = job
+        .w
+        .env
+        .oneshot(&dir)
+        .args(["exec", "run-implement", "--issue", &job.issue.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        stdout_json(&refused)["message"]
+            .as_str()
+            .unwrap()
+            .contains("refusing to implement on `main`")
+    );
+    assert_eq!(
+        job.w.env.git(&job.w.repo.origin, ["rev-parse", "main"]),
+        main_before,
+        "the trunk is untouched"
+    );
+
+    // In a workflow, fetch-plan checks out the branch the plan issue names.
+    job.w.env.set("GITHUB_ACTIONS", "true");
+    job.w.env.set(
+        "GITHUB_OUTPUT",
+        job.w
+            .env
+            .root
+            .path()
+            .join("github_output")
+            .display()
+            .to_string(),
+    );
+    let out = job
+        .w
+        .env
+        .oneshot(&dir)
+        .args(["exec", "fetch-plan", "--issue", &job.issue.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        job.w.env.git(&dir, ["branch", "--show-current"]).trim(),
+        BRANCH
+    );
+}

@@ -86,7 +86,8 @@ impl Tracker for GitHubTracker<'_> {
                 self.issue
             )));
         }
-        if let Some(meta) = markers::parse_meta(&issue.body) {
+        let meta = markers::parse_meta(&issue.body);
+        if let Some(meta) = &meta {
             if let (Some(expected), Some(recorded)) = (&self.branch, &meta.branch)
                 && expected != recorded
             {
@@ -123,7 +124,11 @@ impl Tracker for GitHubTracker<'_> {
                 self.issue
             ))
         })?;
-        Ok(PlanRecord { text, plan })
+        Ok(PlanRecord {
+            text,
+            plan,
+            branch: meta.and_then(|m| m.branch),
+        })
     }
 
     fn recorded_steps(&mut self) -> Result<Vec<StepRecord>> {

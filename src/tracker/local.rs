@@ -390,7 +390,11 @@ impl Tracker for LocalTracker<'_> {
                 s.plan_title = Some(title);
             })?;
         }
-        Ok(PlanRecord { text, plan })
+        Ok(PlanRecord {
+            text,
+            plan,
+            branch: Some(self.store.branch.clone()),
+        })
     }
 
     fn recorded_steps(&mut self) -> Result<Vec<StepRecord>> {

@@ -17,6 +17,8 @@ pub struct PlanRecord {
     /// The Markdown of the plan.
     pub text: String,
     pub plan: Plan,
+    /// The branch the plan belongs to, when the tracker records it.
+    pub branch: Option<String>,
 }
 
 /// What failed, for the failure report.

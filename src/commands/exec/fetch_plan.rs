@@ -11,8 +11,12 @@ use crate::workspace::{self, Workspace};
 
 pub fn run(args: &FetchPlanArgs, ctx: &Context) -> Result<Outputs> {
     let ws = Workspace::find(&ctx.dir)?;
+    // In a workflow started without branch_name, the checkout is the trunk's: the plan issue
+    // names the branch, which is then checked out. Elsewhere the checkout must match the issue.
+    let follow_issue = args.branch.is_none() && ctx.runner.in_actions();
     let branch = match &args.branch {
         Some(b) => Some(b.clone()),
+        None if follow_issue => None,
         None => ws.git.current_branch()?,
     };
     let gh = connect_github(&args.github, ctx)?;
@@ -28,6 +32,17 @@ pub fn run(args: &FetchPlanArgs, ctx: &Context) -> Result<Outputs> {
         pull: None,
     };
     let record = tracker.plan()?;
+    if follow_issue
+        && let Some(recorded) = &record.branch
+        && ws.git.current_branch()?.as_deref() != Some(recorded.as_str())
+    {
+        gh.authenticated_git(&ws.git)
+            .check_out_remote_branch("origin", recorded)?;
+        ctx.runner.info(&format!(
+            "Checked out {recorded}, the branch plan issue #{} names",
+            args.issue
+        ));
+    }
     ws.ensure_impl_dir()?;
     let path = ws.path(workspace::PLAN);
     std::fs::write(&path, &record.text)

@@ -42,7 +42,7 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
             "This run already made branch {} and draft pull request #{}; going on with them",
             pr.head_ref, pr.number
         ));
-        check_out(&git, &pr.head_ref)?;
+        git.check_out_remote_branch(REMOTE, &pr.head_ref)?;
         return Ok(Outputs::new()
             .with("branch", pr.head_ref)
             .with("pr_number", pr.number)
@@ -88,7 +88,7 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
         draft.branch, pr.number, pr.html_url
     ));
     // The rest of the plan job works on the task branch, as it does after `oneshot dispatch`.
-    check_out(&git, &draft.branch)?;
+    git.check_out_remote_branch(REMOTE, &draft.branch)?;
     ctx.runner.summary(&format!(
         "### Started\n\nBranch `{}` and draft pull request [#{}]({}).\n\n",
         draft.branch, pr.number, pr.html_url
@@ -120,19 +120,4 @@ fn pr_of_run(
             == Some(run_url)
     });
     found.map(crate::github::PullRequest::from_json).transpose()
-}
-
-/// Checks out the remote branch in the job's checkout (a disposable clone on a runner).
-fn check_out(git: &Git, branch: &str) -> Result<()> {
-    let sha = git
-        .remote_branch_commit(REMOTE, branch)?
-        .ok_or_else(|| Error::git(format!("the branch {branch} is not on {REMOTE}")))?;
-    if !git.has_commit(&sha)? {
-        git.fetch_objects(REMOTE, branch)?;
-    }
-    git.run(
-        &format!("check out {branch}"),
-        &["checkout", "--quiet", "-B", branch, &sha],
-    )
-    .map(drop)
 }

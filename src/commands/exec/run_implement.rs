@@ -44,6 +44,17 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
         just_read: None,
         pull: None,
     };
+    // Step commits go to the pull request's own branch, never anywhere else (the trunk, say,
+    // when a checkout was left on it).
+    let head = tracker.pull_request()?.head_ref;
+    if head != branch {
+        return Err(Error::input(format!(
+            "refusing to implement on `{branch}`: pull request #{pr} is on `{head}`"
+        ))
+        .hint(format!(
+            "check out `{head}` first (in the workflow: the input branch_name)"
+        )));
+    }
     // fetch-plan, the step before in the same job, has just read and checked the issue.
     let record = match read_fetched_plan(&ws)? {
         Some(record) => record,
@@ -99,7 +110,11 @@ fn read_fetched_plan(ws: &Workspace) -> Result<Option<crate::tracker::PlanRecord
         return Ok(None);
     };
     match crate::plan::parse(&text) {
-        Ok(plan) => Ok(Some(crate::tracker::PlanRecord { text, plan })),
+        Ok(plan) => Ok(Some(crate::tracker::PlanRecord {
+            text,
+            plan,
+            branch: None,
+        })),
         // Not the file fetch-plan writes (it validates first): ask the issue.
         Err(_) => Ok(None),
     }
