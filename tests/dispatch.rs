@@ -13,27 +13,8 @@ const BRANCH: &str = "oneshot-add-a-verbose-flag-to-t-01-15-1430";
 
 fn world() -> World {
     let w = World::new();
-    w.env.git(&w.repo.work, ["checkout", "--quiet", "main"]);
     // The workflows `oneshot init` writes, as a user would commit them.
-    let out = w
-        .env
-        .oneshot(&w.repo.work)
-        .args(["init", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    w.env.git(&w.repo.work, ["add", "."]);
-    w.env.git(
-        &w.repo.work,
-        ["commit", "--quiet", "-m", "Add the oneshot workflow"],
-    );
-    w.env
-        .git(&w.repo.work, ["push", "--quiet", "origin", "main"]);
-    w.env.git(&w.repo.work, ["fetch", "--quiet", "origin"]);
+    w.init_on_main();
     w.fake.clear_requests();
     w
 }

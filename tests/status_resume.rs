@@ -53,19 +53,6 @@ fn failed_at_step_two(w: &World) -> (u64, u64) {
     (pr, issue)
 }
 
-fn resume_workflow() -> String {
-    // The caller oneshot init writes.
-    let env = crate::support::TestEnv::new();
-    let repo = env.repo_with_origin();
-    let out = env
-        .oneshot(&repo.work)
-        .args(["init", "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    repo.read(".github/workflows/oneshot-resume.yml")
-}
-
 #[test]
 fn status_shows_steps_states_time_and_cost() {
     let w = World::new();
@@ -125,16 +112,8 @@ fn status_of_an_unknown_branch_is_a_clear_error() {
 fn resume_dispatches_the_implement_workflow_from_the_failed_step() {
     let w = World::new();
     let (pr, issue) = failed_at_step_two(&w);
-    w.env.git(&w.repo.work, ["checkout", "--quiet", "main"]);
-    w.repo
-        .write(".github/workflows/oneshot-resume.yml", resume_workflow());
-    w.env.git(&w.repo.work, ["add", ".github"]);
-    w.env.git(
-        &w.repo.work,
-        ["commit", "--quiet", "-m", "Add the resume workflow"],
-    );
-    w.env
-        .git(&w.repo.work, ["push", "--quiet", "origin", "main"]);
+    // The resume workflow `oneshot init` writes, on the trunk.
+    w.init_on_main();
     let out = w
         .env
         .oneshot(&w.repo.work)

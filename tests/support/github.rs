@@ -39,6 +39,33 @@ impl World {
         World { env, repo, fake }
     }
 
+    /// Runs `oneshot init` on `main` and pushes what it wrote, as a user sets a repository up.
+    /// The work tree is left on `main`.
+    pub fn init_on_main(&self) {
+        self.env
+            .git(&self.repo.work, ["checkout", "--quiet", "main"]);
+        let out = self
+            .env
+            .oneshot(&self.repo.work)
+            .args(["init", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.env.git(&self.repo.work, ["add", ".github", ".claude"]);
+        self.env.git(
+            &self.repo.work,
+            ["commit", "--quiet", "-m", "Set up oneshot"],
+        );
+        self.env
+            .git(&self.repo.work, ["push", "--quiet", "origin", "main"]);
+        self.env
+            .git(&self.repo.work, ["fetch", "--quiet", "origin"]);
+    }
+
     /// Pushes a branch with one commit and opens a draft PR for it, as dispatch would.
     pub fn draft_pr(&self, branch: &str) -> u64 {
         self.env
