@@ -5,6 +5,7 @@ mod support;
 
 mod agent_fakes;
 mod cli_help;
+mod create_recovery;
 mod dispatch;
 mod e2e_workflows;
 mod exec_steps;
