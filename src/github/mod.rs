@@ -98,6 +98,10 @@ impl GitHub {
                 earlier = Some(failure.error.causes.join("; "));
                 continue;
             }
+            // Refused after an attempt that may have landed: "already exists" may be that one.
+            if sent_again && let Some(found) = find(self)? {
+                return Ok(found);
+            }
             let out_of_time =
                 start.elapsed() + failure.wait.unwrap_or_default() > policy.total_budget;
             if !failure.retryable || attempts >= policy.max_attempts || out_of_time {
