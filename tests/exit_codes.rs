@@ -350,7 +350,7 @@ fn dispatch_interrupted_by(sig: Signal) {
         crate::support::fake_github::Fault::on("POST", "/repos/acme/app/pulls")
             .delay(Duration::from_millis(1000)),
     );
-    let mut child = spawn(
+    let child = spawn(
         w.env
             .oneshot(&w.repo.work)
             .args(["dispatch", "--json", TASK]),
@@ -381,4 +381,202 @@ fn sigterm_during_dispatch_exits_130_and_undoes_what_was_created() {
 #[test]
 fn sighup_during_dispatch_exits_130_and_undoes_what_was_created() {
     dispatch_interrupted_by(Signal::SIGHUP);
+}
+
+// ---- a file the user named: missing, a directory, unreadable → 3 ----
+
+fn run_json(env: &TestEnv, dir: &std::path::Path, args: &[&str]) -> Output {
+    env.oneshot(dir).args(args).output().unwrap()
+}
+
+fn assert_exit(out: &Output, code: i32, error_type: &str, says: &[&str]) {
+    assert_eq!(out.status.code(), Some(code), "{}", text(out));
+    let json = stdout_json(out);
+    assert_eq!(json["error_type"], error_type, "{json}");
+    let message = json["message"].as_str().unwrap();
+    for expected in says {
+        assert!(message.contains(expected), "missing {expected:?}: {json}");
+    }
+    assert!(
+        !json["hints"].as_array().unwrap().is_empty(),
+        "no hint says what to do: {json}"
+    );
+}
+
+#[test]
+fn a_missing_or_directory_prompt_file_is_invalid_input() {
+    let mut env = TestEnv::new();
+    let _agent = FakeAgent::install(&mut env, "claude");
+    let repo = env.repo_with_origin();
+    let missing = env.root.path().join("no-such-task.md");
+    let missing = missing.to_str().unwrap();
+    let dir = env.dir("a-directory");
+    let dir = dir.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["run", "-f", missing, "--json"],
+            vec![missing, "No such file"],
+        ),
+        (
+            vec!["run", "-f", dir, "--json"],
+            vec![dir, "Is a directory"],
+        ),
+        (vec!["dispatch", "-f", missing, "--json"], vec![missing]),
+        (
+            vec!["exec", "write-prompt", "--prompt-file", missing],
+            vec![missing],
+        ),
+        (vec!["exec", "prepare", "--prompt-file", dir], vec![dir]),
+    ] {
+        let out = run_json(&env, &repo.work, &args);
+        assert_exit(&out, 3, "invalid_input", &says);
+    }
+    // Nothing was created by any of them.
+    let branches = env.git(&repo.origin, ["for-each-ref", "--format=%(refname:short)"]);
+    assert_eq!(branches, "main\n");
+}
+
+#[test]
+fn a_missing_directory_given_with_c_is_invalid_input() {
+    let env = TestEnv::new();
+    let missing = env.root.path().join("nowhere");
+    let out = run_json(
+        &env,
+        env.root.path(),
+        &["-C", missing.to_str().unwrap(), "run", TASK, "--json"],
+    );
+    assert_exit(&out, 3, "invalid_input", &["nowhere", "does not exist"]);
+}
+
+#[test]
+fn an_unreadable_prompt_file_is_invalid_input_for_an_unprivileged_user() {
+    // root reads any file, so the file is made unreadable for an unprivileged user, who runs
+    // oneshot (as CI does, which runs as root).
+    let env = TestEnv::new();
+    let file = env.root.path().join("secret-task.md");
+    std::fs::write(&file, TASK).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    // Whoever can still read it (root) runs oneshot as `nobody`.
+    let privileged = std::fs::read(&file).is_ok();
+    let mut cmd = if privileged {
+        let mut cmd = std::process::Command::new(which_setpriv());
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_oneshot"));
+        cmd
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_oneshot"))
+    };
+    // A directory every user may enter: the prompt is read before anything else.
+    let out = cmd
+        .current_dir("/")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .args(["dispatch", "-f", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 3, "invalid_input", &["Permission denied"]);
+}
+
+/// `setpriv` (util-linux), to drop root's privileges; CI must have it.
+fn which_setpriv() -> PathBuf {
+    for dir in ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
+        let path = PathBuf::from(dir).join("setpriv");
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!("setpriv (util-linux) is needed to run this test as an unprivileged user");
+}
+
+// ---- configuration errors → 4, with the file and line ----
+
+fn config_world(toml: &str) -> (TestEnv, TestRepo) {
+    let mut env = TestEnv::new();
+    let _agent = FakeAgent::install(&mut env, "claude");
+    let repo = crate::agent_fakes::repo_with_task(&env, TASK);
+    repo.write(".github/oneshot.toml", toml);
+    (env, repo)
+}
+
+#[test]
+fn an_invalid_agent_in_the_file_exits_4_and_names_the_file_and_line() {
+    for (toml, says) in [
+        (
+            "# the agent\nagent = \"command:\"\n",
+            ".github/oneshot.toml, line 2: invalid value for `agent`: the agent `command:` names no program",
+        ),
+        (
+            "[plan]\nagent = 'command:my-agent \"two words'\n",
+            ".github/oneshot.toml, line 2: invalid value for `plan.agent`: invalid agent command",
+        ),
+        (
+            "model = \"gpt-5\"\n",
+            ".github/oneshot.toml, line 1: invalid value for `model`: unknown model",
+        ),
+        (
+            "budget_usd = -1\n",
+            ".github/oneshot.toml, line 1: invalid value for `budget_usd`: must be a positive number",
+        ),
+    ] {
+        let (env, repo) = config_world(toml);
+        for args in [vec!["run", TASK, "--json"], vec!["exec", "run-plan"]] {
+            let out = run_json(&env, &repo.work, &args);
+            assert_eq!(
+                out.status.code(),
+                Some(4),
+                "{toml} {args:?}: {}",
+                text(&out)
+            );
+            let json = stdout_json(&out);
+            assert_eq!(json["error_type"], "config");
+            assert!(
+                json["message"].as_str().unwrap().starts_with(says),
+                "{toml} {args:?}: {json}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_same_bad_value_is_input_from_a_flag_and_config_from_the_file() {
+    let (env, repo) = config_world("");
+    let out = run_json(&env, &repo.work, &["exec", "run-plan", "--budget-usd=-1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(stdout_json(&out)["error_type"], "invalid_input");
+    let out = run_json(
+        &env,
+        &repo.work,
+        &["run", TASK, "--agent", "command:", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+
+    let (env, repo) = config_world("budget_usd = -1\n");
+    let out = run_json(&env, &repo.work, &["exec", "run-plan"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+
+    // The environment is configuration too, named by its variable.
+    let (mut env, repo) = config_world("");
+    env.set("ONESHOT_AGENT", "command:");
+    let out = run_json(&env, &repo.work, &["run", TASK, "--json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        stdout_json(&out)["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("ONESHOT_AGENT is invalid"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_directory_where_the_config_file_belongs_exits_4_and_names_it() {
+    let mut env = TestEnv::new();
+    let _agent = FakeAgent::install(&mut env, "claude");
+    let repo = crate::agent_fakes::repo_with_task(&env, TASK);
+    std::fs::create_dir_all(repo.work.join(".github/oneshot.toml")).unwrap();
+    let out = run_json(&env, &repo.work, &["exec", "run-plan"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let message = stdout_json(&out)["message"].as_str().unwrap().to_string();
+    assert!(message.contains("oneshot.toml"), "{message}");
 }
