@@ -360,3 +360,66 @@ fn comment_that_landed_despite_a_5xx_is_found_and_not_sent_again() {
     assert_eq!(w.fake.count("POST", COMMENTS), 1, "not sent again");
     assert_eq!(w.fake.state().comments(OWNER, NAME, issue).len(), 1);
 }
+
+// ---- the draft pull request of `exec prepare` (a one-shot started from the Actions tab) ----
+
+fn prepare(w: &World) -> Output {
+    w.env
+        .oneshot(&w.repo.work)
+        .args(["exec", "prepare", "--trunk", "main"])
+        .output()
+        .unwrap()
+}
+
+fn prepare_world() -> World {
+    let mut w = World::new();
+    w.env.set("ONESHOT_PROMPT", PROMPT);
+    w.fake.clear_requests();
+    w
+}
+
+#[test]
+fn prepare_pr_that_did_not_land_is_sent_again_once() {
+    let w = prepare_world();
+    w.fake.inject(Fault::on("POST", PULLS).server_error(502));
+    let json = ok_json(&w, &prepare(&w));
+    assert_eq!(w.fake.count("POST", PULLS), 2);
+    let pulls = w.fake.state().pulls(OWNER, NAME);
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(json["pr_number"].as_u64(), Some(pulls[0].number));
+}
+
+#[test]
+fn prepare_pr_that_failed_twice_fails_and_removes_the_branch() {
+    let w = prepare_world();
+    w.fake
+        .inject(Fault::on("POST", PULLS).server_error(502).times(2));
+    let out = prepare(&w);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert_eq!(w.fake.count("POST", PULLS), 2);
+    assert!(w.fake.state().pulls(OWNER, NAME).is_empty());
+    assert_eq!(
+        remote_branches(&w),
+        vec!["main"],
+        "the branch was left behind"
+    );
+    let json = stdout_json(&out);
+    assert!(
+        json["hints"]
+            .to_string()
+            .contains("the branch and the draft PR made so far were removed"),
+        "{json}"
+    );
+}
+
+#[test]
+fn prepare_pr_that_landed_despite_a_5xx_is_found_and_not_sent_again() {
+    let w = prepare_world();
+    w.fake
+        .inject(Fault::on("POST", PULLS).landed_then_server_error(504));
+    let json = ok_json(&w, &prepare(&w));
+    assert_eq!(w.fake.count("POST", PULLS), 1, "not sent again");
+    let pulls = w.fake.state().pulls(OWNER, NAME);
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(json["pr_number"].as_u64(), Some(pulls[0].number));
+}
