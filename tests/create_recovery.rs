@@ -313,7 +313,8 @@ fn register(w: &World, issue: u64, pr: u64) -> Output {
         .unwrap()
 }
 
-fn registered_world() -> (World, u64, u64) {
+/// The plan is saved as an issue (and not yet linked to the PR).
+fn saved_world() -> (World, u64, u64) {
     let (w, pr) = plan_world();
     let issue = ok_json(&w, &save_plan(&w, pr))["issue_number"]
         .as_u64()
@@ -324,7 +325,7 @@ fn registered_world() -> (World, u64, u64) {
 
 #[test]
 fn comment_that_did_not_land_is_sent_again_once() {
-    let (w, issue, pr) = registered_world();
+    let (w, issue, pr) = saved_world();
     w.fake.inject(Fault::on("POST", COMMENTS).server_error(502));
     let json = ok_json(&w, &register(&w, issue, pr));
     assert_eq!(json["failed_operations"], "");
@@ -334,7 +335,7 @@ fn comment_that_did_not_land_is_sent_again_once() {
 
 #[test]
 fn comment_that_failed_twice_is_reported_as_failed() {
-    let (w, issue, pr) = registered_world();
+    let (w, issue, pr) = saved_world();
     w.fake
         .inject(Fault::on("POST", COMMENTS).server_error(502).times(2));
     let out = register(&w, issue, pr);
@@ -352,7 +353,7 @@ fn comment_that_failed_twice_is_reported_as_failed() {
 
 #[test]
 fn comment_that_landed_despite_a_5xx_is_found_and_not_sent_again() {
-    let (w, issue, pr) = registered_world();
+    let (w, issue, pr) = saved_world();
     w.fake
         .inject(Fault::on("POST", COMMENTS).landed_then_server_error(502));
     let json = ok_json(&w, &register(&w, issue, pr));
@@ -422,4 +423,38 @@ fn prepare_pr_that_landed_despite_a_5xx_is_found_and_not_sent_again() {
     let pulls = w.fake.state().pulls(OWNER, NAME);
     assert_eq!(pulls.len(), 1);
     assert_eq!(json["pr_number"].as_u64(), Some(pulls[0].number));
+}
+
+// ---- `oneshot resume`: its run carries no distinct id, so it is never sent blindly again ----
+
+#[test]
+fn a_resume_dispatch_that_failed_is_reported_as_failed_and_not_sent_again() {
+    for landed in [false, true] {
+        let (w, issue, pr) = saved_world();
+        ok_json(&w, &register(&w, issue, pr));
+        w.init_on_main();
+        w.fake.clear_requests();
+        let fault = Fault::on("POST", DISPATCHES);
+        w.fake.inject(if landed {
+            fault.landed_then_server_error(502)
+        } else {
+            fault.server_error(502)
+        });
+        let out = w
+            .env
+            .oneshot(&w.repo.work)
+            .args(["resume", &pr.to_string(), "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+        assert_eq!(w.fake.count("POST", DISPATCHES), 1, "not sent again");
+        assert_eq!(w.fake.state().dispatches().len(), usize::from(landed));
+        let json = stdout_json(&out);
+        assert!(
+            json["hints"]
+                .to_string()
+                .contains("the run may have started anyway"),
+            "{json}"
+        );
+    }
 }
