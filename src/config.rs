@@ -414,8 +414,15 @@ pub fn load(repo_root: &Path, env: &Environment, overrides: &Overrides) -> Resul
     let from_env = env_layer(env)?;
     let from_flags = flag_layer(overrides)?;
     let top = from_flags.over(from_env);
+    let model_from_file = top.model.is_none();
     Ok(match file {
-        Some(file) => resolve(file, Some(path), top),
+        Some((file, text)) => {
+            let settings = resolve(file, Some(path), top);
+            if model_from_file {
+                check_file_models(&settings, &text)?;
+            }
+            settings
+        }
         None => resolve(FileConfig::default(), None, top),
     })
 }
@@ -426,7 +433,8 @@ pub fn parse(text: &str, label: &str) -> Result<FileConfig> {
     FileConfig::deserialize(de).map_err(|e| schema_error(label, text, e))
 }
 
-fn read_file(path: &Path) -> Result<Option<FileConfig>> {
+/// The file, parsed, with its text (for errors found after the layers are resolved).
+fn read_file(path: &Path) -> Result<Option<(FileConfig, String)>> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -442,7 +450,8 @@ fn read_file(path: &Path) -> Result<Option<FileConfig>> {
             )));
         }
     };
-    parse(&text, CONFIG_PATH).map(Some)
+    let file = parse(&text, CONFIG_PATH)?;
+    Ok(Some((file, text)))
 }
 
 /// The file's contents as written: every key optional, unknown keys rejected, every value
@@ -450,7 +459,7 @@ fn read_file(path: &Path) -> Result<Option<FileConfig>> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    agent: Option<NonBlank>,
+    agent: Option<AgentName>,
     model: Option<NonBlank>,
     max_steps: Option<Ranged<{ limits::MAX_STEPS.0 }, { limits::MAX_STEPS.1 }>>,
     budget_usd: Option<Budget>,
@@ -468,7 +477,7 @@ type Turns = Ranged<{ limits::MAX_TURNS.0 }, { limits::MAX_TURNS.1 }>;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 struct PlanFile {
-    agent: Option<NonBlank>,
+    agent: Option<AgentName>,
     model: Option<NonBlank>,
     timeout_minutes: Option<Minutes>,
     max_turns: Option<Turns>,
@@ -478,7 +487,7 @@ struct PlanFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 struct ImplementFile {
-    agent: Option<NonBlank>,
+    agent: Option<AgentName>,
     model: Option<NonBlank>,
     timeout_minutes: Option<Minutes>,
     max_turns: Option<Turns>,
@@ -536,7 +545,7 @@ fn resolve(file: FileConfig, path: Option<PathBuf>, top: Overrides) -> Settings 
     };
     // The environment and flags set the agent and model of both sessions; the file can set them
     // per session, falling back to its top-level keys.
-    let phase = |phase_agent: Option<NonBlank>, phase_model: Option<NonBlank>| {
+    let phase = |phase_agent: Option<AgentName>, phase_model: Option<NonBlank>| {
         (
             top_agent
                 .clone()
@@ -689,7 +698,7 @@ fn env_layer(env: &Environment) -> Result<Overrides> {
         check_budget(n)
     };
     Ok(Overrides {
-        agent: checked(AGENT, &env.agent, non_blank)?,
+        agent: checked(AGENT, &env.agent, |v| check_agent(&non_blank(v)?))?,
         model: checked(MODEL, &env.model, non_blank)?,
         budget_usd: checked(BUDGET_USD, &env.budget_usd, budget)?,
         max_steps: checked(MAX_STEPS, &env.max_steps, max_steps)?,
@@ -699,8 +708,10 @@ fn env_layer(env: &Environment) -> Result<Overrides> {
 
 /// The flags layer, checked. Empty strings count as unset.
 fn flag_layer(flags: &Overrides) -> Result<Overrides> {
+    // A flag is what the user typed, not configuration: `invalid_input` (3), while the same
+    // bad value in the file is `config` (4) with the file and line.
     let invalid = |what: &str, why: String| {
-        Error::config(format!("invalid {what} on the command line: {why}"))
+        Error::input(format!("invalid {what} on the command line: {why}"))
     };
     let text = |v: &Option<String>| {
         v.as_deref()
@@ -794,6 +805,30 @@ impl TryFrom<String> for NonBlank {
     fn try_from(value: String) -> Result<Self, String> {
         non_blank(&value).map(NonBlank)
     }
+}
+
+/// An agent spec that parses (`claude`, `codex`, `gemini`, `command:<program> [args…]`), kept
+/// raw: checked here so that a bad one names the file and line like every other bad value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+struct AgentName(String);
+
+impl TryFrom<String> for AgentName {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        let value = non_blank(&value)?;
+        check_agent(&value)?;
+        Ok(AgentName(value))
+    }
+}
+
+fn check_agent(value: &str) -> Result<String, String> {
+    crate::agent::AgentSpec::parse(value)
+        .map(|_| value.trim().to_string())
+        .map_err(|e| match e.hints.first() {
+            Some(hint) => format!("{} ({hint})", e.message),
+            None => e.message,
+        })
 }
 
 /// A pull request title prefix: one line, possibly empty (no prefix).
@@ -938,6 +973,53 @@ fn schema_error(label: &str, text: &str, err: toml::de::Error) -> Error {
         Some(key) => Error::config(format!("{location}: invalid value for `{key}`: {message}")),
         None => Error::config(format!("{location}: invalid configuration: {message}")),
     }
+}
+
+/// Where the file sets a model. Read again only to find the line of a model that does not suit
+/// its agent: that is known only once the layers are resolved.
+#[derive(Default, Deserialize)]
+struct ModelLines {
+    model: Option<toml::Spanned<String>>,
+    plan: Option<PhaseModelLine>,
+    implement: Option<PhaseModelLine>,
+}
+
+#[derive(Default, Deserialize)]
+struct PhaseModelLine {
+    model: Option<toml::Spanned<String>>,
+}
+
+/// A model from the file that the phase's agent does not know is a configuration error with
+/// the file and line, like every other bad value in it.
+fn check_file_models(settings: &Settings, text: &str) -> Result<()> {
+    let lines: ModelLines = toml::from_str(text).unwrap_or_default();
+    let phases = [
+        (&settings.plan, "plan", lines.plan),
+        (&settings.implement, "implement", lines.implement),
+    ];
+    for (phase, table, own) in phases {
+        let Some(model) = &phase.model else { continue };
+        let (key, at) = match (own.and_then(|t| t.model), &lines.model) {
+            (Some(own), _) => (format!("{table}.model"), own.span().start),
+            (None, Some(top)) => ("model".to_string(), top.span().start),
+            (None, None) => continue,
+        };
+        // An agent that does not parse came from a flag or the environment (the file's is
+        // checked as it is read) and is reported there.
+        let Ok(agent) = crate::agent::AgentSpec::parse(&phase.agent) else {
+            continue;
+        };
+        if let Err(e) = agent.resolve_model(model) {
+            let mut err = Error::config(format!(
+                "{CONFIG_PATH}, line {}: invalid value for `{key}`: {}",
+                line_of(text, at),
+                e.message
+            ));
+            err.hints = e.hints;
+            return Err(err);
+        }
+    }
+    Ok(())
 }
 
 /// serde's words for TOML types, in TOML's words.
@@ -1613,6 +1695,87 @@ mod tests {
     }
 
     #[test]
+    fn an_invalid_agent_names_the_file_and_line_or_the_variable() {
+        let cases = [
+            (
+                "agent = \"command:\"",
+                "line 1: invalid value for `agent`: the agent `command:` names no program",
+            ),
+            (
+                "model = \"opus\"\nagent = 'command:my-agent \"two words'",
+                "line 2: invalid value for `agent`: invalid agent command",
+            ),
+            (
+                "[plan]\nagent = \"gpt\"",
+                "line 2: invalid value for `plan.agent`: unknown agent \"gpt\" (valid agents:",
+            ),
+            (
+                "[implement]\n\nagent = \"command:  \"",
+                "line 3: invalid value for `implement.agent`: the agent `command:` names no program",
+            ),
+        ];
+        for (toml, want) in cases {
+            let err = file_err(toml);
+            assert_eq!(err.kind, ErrorKind::Config, "{toml}");
+            assert!(
+                err.message.starts_with(".github/oneshot.toml, ") && err.message.contains(want),
+                "{toml}: {}",
+                err.message
+            );
+        }
+        let err = env_layer(&env(&[("ONESHOT_AGENT", "command:x 'open")])).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Config);
+        assert!(
+            err.message
+                .starts_with("ONESHOT_AGENT is invalid: invalid agent command"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_model_the_agent_does_not_know_names_the_file_and_line() {
+        let none = Overrides::default();
+        let load_err = |toml: &str| {
+            let dir = repo(Some(toml));
+            load(dir.path(), &Environment::default(), &none).unwrap_err()
+        };
+        let err = load_err("max_steps = 3\nmodel = \"gpt-5\"\n");
+        assert_eq!(err.kind, ErrorKind::Config);
+        assert!(
+            err.message.starts_with(
+                ".github/oneshot.toml, line 2: invalid value for `model`: unknown model \"gpt-5\" for the agent claude"
+            ),
+            "{}",
+            err.message
+        );
+        assert!(!err.hints.is_empty());
+        let err = load_err("agent = \"codex\"\nmodel = \"gpt-5\"\n[plan]\nagent = \"claude\"\n");
+        assert!(
+            err.message
+                .starts_with(".github/oneshot.toml, line 2: invalid value for `model`"),
+            "the plan's claude gets the top-level model: {}",
+            err.message
+        );
+        let err = load_err("[implement]\nagent = \"claude\"\nmodel = \"two words\"\n");
+        assert!(
+            err.message
+                .starts_with(".github/oneshot.toml, line 3: invalid value for `implement.model`"),
+            "{}",
+            err.message
+        );
+        // Valid for its agent, or replaced by a flag: no error from the file.
+        let dir = repo(Some("agent = \"codex\"\nmodel = \"gpt-5\"\n"));
+        assert!(load(dir.path(), &Environment::default(), &none).is_ok());
+        let dir = repo(Some("model = \"gpt-5\"\n"));
+        let flag = Overrides {
+            model: Some("opus".into()),
+            ..Default::default()
+        };
+        assert!(load(dir.path(), &Environment::default(), &flag).is_ok());
+    }
+
+    #[test]
     fn flag_layer_checks_ranges_and_ignores_empty_strings() {
         let layer = flag_layer(&Overrides {
             agent: Some("".into()),
@@ -1634,7 +1797,8 @@ mod tests {
             ..Default::default()
         })
         .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Config);
+        // What the user typed is input (3); the same value in the file is config (4).
+        assert_eq!(err.kind, ErrorKind::InvalidInput);
         assert!(
             err.message
                 .contains("max steps on the command line: must be between 1 and 20"),
@@ -1687,7 +1851,7 @@ mod tests {
 
         // The environment beats the file, including its per-session keys.
         let e = env(&[
-            ("ONESHOT_AGENT", "env-agent"),
+            ("ONESHOT_AGENT", "command:env-agent"),
             ("ONESHOT_MODEL", "env-model"),
             ("ONESHOT_MAX_STEPS", "6"),
             ("ONESHOT_BUDGET_USD", "2"),
@@ -1696,7 +1860,7 @@ mod tests {
         let s = load(dir.path(), &e, &Overrides::default()).unwrap();
         assert_eq!(
             (s.plan.agent.as_str(), s.implement.agent.as_str()),
-            ("env-agent", "env-agent")
+            ("command:env-agent", "command:env-agent")
         );
         assert_eq!(s.implement.model.as_deref(), Some("env-model"));
         assert_eq!((s.max_steps, s.budget_usd), (6, Some(2.0)));
@@ -1729,7 +1893,10 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!((s.max_steps, s.plan.agent.as_str()), (9, "env-agent"));
+        assert_eq!(
+            (s.max_steps, s.plan.agent.as_str()),
+            (9, "command:env-agent")
+        );
     }
 
     #[test]

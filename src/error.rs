@@ -194,20 +194,56 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Attaches what was being done to an I/O error: "could not read .impl/plan.md: No such file".
+///
+/// An I/O error is not a bug in oneshot: the kind says whose it is. [`IoContext::io_context`]
+/// is for the files and streams oneshot itself uses (its workspace, the step summary, stdout):
+/// content that is not text is `InvalidInput`, and anything else (a missing or unwritable
+/// directory, a full disk) is the environment's, `Config`. [`IoContext::user_file`] is for a
+/// file the user named (`-f FILE`, `--prompt-file`): whatever is wrong with it is
+/// `InvalidInput`, with what to do.
 pub trait IoContext<T> {
     fn io_context(self, what: impl FnOnce() -> String) -> Result<T>;
+    /// For a file the user named; `what` says which ("the prompt file task.md").
+    fn user_file(self, what: impl FnOnce() -> String) -> Result<T>;
 }
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn io_context(self, what: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|e| {
-            let kind = if e.kind() == std::io::ErrorKind::InvalidData {
-                ErrorKind::InvalidInput
+            let message = format!("{}: {}", what(), io_reason(&e));
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                Error::input(message)
             } else {
-                ErrorKind::Internal
-            };
-            Error::new(kind, format!("{}: {e}", what()))
+                Error::config(message).hint(
+                    "check that the directory exists, that this user may read and write it, and that the disk has room",
+                )
+            }
         })
+    }
+
+    fn user_file(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "check the path: it is relative to the directory oneshot runs in"
+                }
+                std::io::ErrorKind::IsADirectory => "name a file, not a directory",
+                std::io::ErrorKind::PermissionDenied => {
+                    "make the file readable by this user, or name another one"
+                }
+                _ => "name a readable text file",
+            };
+            Error::input(format!("{}: {}", what(), io_reason(&e))).hint(hint)
+        })
+    }
+}
+
+/// The reason of an I/O error in words, without Rust's "(os error 2)".
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
     }
 }
 
@@ -240,6 +276,47 @@ mod tests {
         assert_eq!(
             v["success"], false,
             "a detail never replaces a standard key"
+        );
+    }
+
+    #[test]
+    fn io_errors_are_classified_by_whose_they_are() {
+        use std::io::{Error as IoError, ErrorKind as Io};
+        let own = |kind| {
+            Err::<(), _>(IoError::from(kind))
+                .io_context(|| "could not write x".into())
+                .unwrap_err()
+        };
+        assert_eq!(own(Io::InvalidData).kind, ErrorKind::InvalidInput);
+        for kind in [
+            Io::NotFound,
+            Io::PermissionDenied,
+            Io::StorageFull,
+            Io::ReadOnlyFilesystem,
+        ] {
+            assert_eq!(own(kind).kind, ErrorKind::Config, "{kind:?}");
+        }
+        let named = |kind| {
+            Err::<(), _>(IoError::from(kind))
+                .user_file(|| "could not read the prompt file t.md".into())
+                .unwrap_err()
+        };
+        for kind in [
+            Io::NotFound,
+            Io::PermissionDenied,
+            Io::IsADirectory,
+            Io::InvalidData,
+        ] {
+            let err = named(kind);
+            assert_eq!(err.kind, ErrorKind::InvalidInput, "{kind:?}");
+            assert!(!err.hints.is_empty());
+        }
+        let missing = Err::<(), _>(IoError::from_raw_os_error(2))
+            .user_file(|| "could not read the prompt file t.md".into())
+            .unwrap_err();
+        assert_eq!(
+            missing.message,
+            "could not read the prompt file t.md: No such file or directory"
         );
     }
 

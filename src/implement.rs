@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::actions::Runner;
 use crate::agent::{self, Phase, SessionRequest, SessionSettings, prompts};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, ErrorKind, IoContext, Result};
 use crate::git::Git;
 use crate::markers::{StepRecord, StepState};
 use crate::plan::Step;
@@ -72,6 +72,9 @@ struct StepFailure {
     cost_usd: f64,
     /// HEAD when the step started: the partial work is everything since.
     base: Option<String>,
+    /// The kind of the error the step ends with: `StepFailed`, or `Interrupted` when oneshot
+    /// was stopped by a signal during the session (exit 130, not 1).
+    kind: ErrorKind,
 }
 
 struct StepDone {
@@ -214,7 +217,8 @@ impl Engine<'_> {
                         s.cost_usd = Some(failure.cost_usd);
                     }
                     let patch = self.keep_partial_work(step.number, failure.base.as_deref())?;
-                    return Err(self.stop(
+                    let kind = failure.kind;
+                    let mut err = self.stop(
                         tracker,
                         &mut steps,
                         step,
@@ -222,7 +226,9 @@ impl Engine<'_> {
                         failure.agent_output,
                         patch,
                         outcome,
-                    ));
+                    );
+                    err.kind = kind;
+                    return Err(err);
                 }
             }
         }
@@ -390,11 +396,17 @@ impl Engine<'_> {
                 &format!("the session for step {}", step.number),
                 &settings.agent,
             ) {
-                return Err(failure(
-                    err.render().lines().next().unwrap_or_default().to_string(),
-                    last_words,
-                    cost,
-                ));
+                return Err(StepFailure {
+                    kind: match err.kind {
+                        ErrorKind::Interrupted => ErrorKind::Interrupted,
+                        _ => ErrorKind::StepFailed,
+                    },
+                    ..failure(
+                        err.render().lines().next().unwrap_or_default().to_string(),
+                        last_words,
+                        cost,
+                    )
+                });
             }
 
             let changed = self
@@ -609,6 +621,7 @@ fn failure(cause: String, agent_output: Option<String>, cost_usd: f64) -> StepFa
         agent_output,
         cost_usd,
         base: None,
+        kind: ErrorKind::StepFailed,
     }
 }
 

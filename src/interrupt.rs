@@ -1,4 +1,4 @@
-//! Ctrl-C and SIGTERM during commands that create things: the signal is caught and turned into
+//! Ctrl-C, SIGTERM and SIGHUP during commands that create things: the signal is caught and turned into
 //! a flag that the command checks between operations, so that it can undo what it created
 //! instead of dying halfway.
 
@@ -10,7 +10,8 @@ use crate::error::{Error, ErrorKind, Result};
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static INSTALLED: OnceLock<()> = OnceLock::new();
 
-/// Starts catching SIGINT and SIGTERM (once per process). The handlers are in place when this
+/// Starts catching SIGINT, SIGTERM and SIGHUP (once per process): a closed terminal or a
+/// cancelled job is an interruption like Ctrl-C. The handlers are in place when this
 /// returns; a thread then waits for the signals.
 pub fn install() {
     INSTALLED.get_or_init(|| {
@@ -26,9 +27,10 @@ pub fn install() {
             (
                 signal(SignalKind::interrupt()),
                 signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
             )
         });
-        let (Ok(mut int), Ok(mut term)) = registered else {
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = registered else {
             // Without handlers the default stays: the signal ends the process at once, which
             // is what happens without oneshot's handling anyway.
             return;
@@ -41,6 +43,7 @@ pub fn install() {
                         tokio::select! {
                             _ = int.recv() => {}
                             _ = term.recv() => {}
+                            _ = hup.recv() => {}
                         }
                         INTERRUPTED.store(true, Ordering::SeqCst);
                     }

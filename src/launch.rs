@@ -246,8 +246,10 @@ fn task_commit(git: &Git, base: &str, prompt: &str, branch: &str) -> Result<Stri
         prompt.as_bytes(),
         &[],
     )?;
-    let dir = tempfile::tempdir()
-        .map_err(|e| Error::internal(format!("could not make a temporary directory: {e}")))?;
+    let dir = tempfile::tempdir().map_err(|e| {
+        Error::config(format!("could not make a temporary directory: {e}"))
+            .hint("check that TMPDIR (or /tmp) exists, is writable and has room")
+    })?;
     let env = [("GIT_INDEX_FILE", OsString::from(dir.path().join("index")))];
     git.run_with_env("read the trunk's tree", &["read-tree", base], &env)?;
     let cacheinfo = format!("100644,{},{WORKER_TASK}", blob.trim());

@@ -52,12 +52,12 @@ pub fn read_prompt(text: Option<&str>, file: Option<&Path>, command: &str) -> Re
             let mut bytes = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut bytes)
-                .io_context(|| "could not read the prompt from stdin".into())?;
+                .user_file(|| "could not read the prompt from stdin".into())?;
             validate_prompt(&bytes, "stdin")
         }
         (None, Some(path)) => {
             let bytes = std::fs::read(path)
-                .io_context(|| format!("could not read the prompt file {}", path.display()))?;
+                .user_file(|| format!("could not read the prompt file {}", path.display()))?;
             validate_prompt(&bytes, &path.display().to_string())
         }
         (None, None) => Err(Error::new(ErrorKind::Usage, "no prompt given")

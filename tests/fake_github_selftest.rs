@@ -1405,6 +1405,38 @@ fn dropped_and_slow_connections() {
 }
 
 #[test]
+fn a_server_error_either_did_not_land_or_did() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("acme", "app");
+    let auth = format!("Bearer {}", fake.token());
+    let post = || {
+        raw(
+            &fake,
+            "POST",
+            "/repos/acme/app/issues",
+            Some(&auth),
+            Some(r#"{"title":"t"}"#),
+            Duration::from_secs(5),
+        )
+        .expect("answered")
+    };
+    let issues = || fake.state().issues("acme", "app").len();
+
+    fake.inject(Fault::on("POST", "/repos/acme/app/issues").server_error(502));
+    assert_eq!(post().status, 502);
+    assert_eq!(issues(), 0, "a plain 5xx is not applied");
+
+    fake.inject(Fault::on("POST", "/repos/acme/app/issues").landed_then_server_error(502));
+    let answer = post();
+    assert_eq!(answer.status, 502);
+    assert_eq!(issues(), 1, "but this one landed");
+
+    let log = fake.requests_to("POST", "/repos/acme/app/issues");
+    assert_eq!(log[1].fault.as_deref(), Some("landed, then status 502"));
+    assert_eq!((log[1].status, log[1].answered), (Some(502), true));
+}
+
+#[test]
 fn faults_do_not_slow_down_other_requests_or_the_drop() {
     let fake = FakeGitHub::start();
     fake.add_repo("acme", "app");

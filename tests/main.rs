@@ -5,9 +5,11 @@ mod support;
 
 mod agent_fakes;
 mod cli_help;
+mod create_recovery;
 mod dispatch;
 mod e2e_workflows;
 mod exec_steps;
+mod exit_codes;
 mod fake_anthropic;
 mod fake_github_selftest;
 mod implement;

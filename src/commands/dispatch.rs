@@ -234,10 +234,13 @@ fn create_everything(
         distinct_id,
     );
     let request = dispatch_request(&gh.repo, &args.workflow, &draft.trunk, inputs);
+    // A dispatch that may have landed counts as landed only if its run shows up: the run's
+    // name carries the distinct id. `Some(None)` is a dispatch that succeeded without details.
+    let look_for = gh.retry_budget().min(Duration::from_secs(20));
     let run = gh.create(
         &request,
         |r| Ok(run_from_dispatch_response(&r.body)),
-        |gh| find_run(gh, &args.workflow, distinct_id, Duration::from_secs(20)).map(Some),
+        |gh| Ok(find_run(gh, &args.workflow, distinct_id, look_for)?.map(Some)),
     )?;
     // The workflow is dispatched: from here on nothing is undone, whatever happens while the
     // run is looked for (the run would otherwise find its branch and PR gone).

@@ -24,9 +24,23 @@ pub struct Context<'a> {
 
 pub fn run(cli: Cli, runner: &Runner, env: &Environment) -> Result<()> {
     let dir = match cli.directory {
+        // A directory the user named: missing or not a directory is their input, not git's.
+        Some(dir) if !dir.is_dir() => {
+            let why = if dir.exists() {
+                "is not a directory"
+            } else {
+                "does not exist"
+            };
+            return Err(crate::error::Error::input(format!(
+                "the directory {} given with -C {why}",
+                dir.display()
+            ))
+            .hint("name the directory of a clone of the repository"));
+        }
         Some(dir) => dir,
         None => std::env::current_dir().map_err(|e| {
-            crate::error::Error::internal(format!("could not read the current directory: {e}"))
+            crate::error::Error::config(format!("could not read the current directory: {e}"))
+                .hint("the directory may have been removed: change to an existing one")
         })?,
     };
     let ctx = Context { runner, dir, env };

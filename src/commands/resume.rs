@@ -84,11 +84,20 @@ pub fn run(args: &ResumeArgs, ctx: &Context) -> Result<()> {
     )
     .body(json!({ "ref": pr.base_ref, "inputs": inputs, "return_run_details": true }))
     .creating();
+    // Sent once: the resume run's name carries no distinct id to look for, so a dispatch
+    // that may have landed is not sent again blindly; the error says to look first.
     let response = gh.send(&request).map_err(|e| {
+        let may_have_landed = e.causes.iter().any(|c| {
+            c.starts_with("GitHub answered 5") || c.contains("timed out") || c.contains("POST ")
+        });
         if e.causes.iter().any(|c| c.contains("404")) {
             e.hint(format!(
                 "the repository needs .github/workflows/{}: run `oneshot init` and push it",
                 args.workflow
+            ))
+        } else if may_have_landed {
+            e.hint(format!(
+                "the run may have started anyway: look for \"oneshot resume #{issue}\" in the Actions tab before resuming again"
             ))
         } else {
             e

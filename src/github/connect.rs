@@ -250,9 +250,10 @@ fn client(base: &str, token: Option<&str>) -> Result<Octocrab> {
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
         .map_err(|e| {
-            Error::internal(format!(
+            Error::config(format!(
                 "could not load the system's root certificates: {e}"
             ))
+            .hint("install the CA certificates (e.g. the ca-certificates package), or set SSL_CERT_FILE")
         })?
         .https_or_http()
         .enable_http1()

@@ -58,39 +58,69 @@ impl GitHub {
         self.transport.send(request)
     }
 
-    /// Sends a creating POST. If it fails in a way that may have landed (a timeout, a dropped
-    /// connection, a 5xx), `find` looks for what it would have created (by its marker) before
-    /// anything is sent again; only when `find` finds nothing is the POST sent once more.
+    /// Sends a creating POST, never creating its thing twice. A failure that may have landed
+    /// (a timeout, a dropped connection, a 5xx) counts as landed only if `find` finds what the
+    /// POST creates (by its marker or distinct id); otherwise the POST is sent again, once.
+    /// A failure refused before it landed (a rate limit) is sent again after the wait. When the
+    /// second attempt fails too and `find` still finds nothing, the error says so: the caller
+    /// then undoes what it made before.
     pub fn create<T>(
         &self,
         request: &Request,
         parse: impl Fn(&Response) -> Result<T>,
         find: impl Fn(&GitHub) -> Result<Option<T>>,
     ) -> Result<T> {
-        match self.transport.send_once_classified(request) {
-            Ok(response) => parse(&response),
-            Err(failure) if failure.may_have_landed => {
+        let policy = self.transport.policy();
+        let start = std::time::Instant::now();
+        let mut sent_again = false;
+        let mut attempts = 0;
+        let mut earlier: Option<String> = None;
+        loop {
+            attempts += 1;
+            let failure = match self.transport.send_once_classified(request) {
+                Ok(response) => return parse(&response),
+                Err(failure) => failure,
+            };
+            if failure.may_have_landed {
                 if let Some(found) = find(self)? {
                     return Ok(found);
                 }
-                let response = self.transport.send(request).map_err(|e| {
-                    e.context("after checking that the first attempt had not landed")
-                })?;
-                parse(&response)
+                if sent_again {
+                    let mut err = failure.error.cause(
+                        "it was sent twice and neither attempt landed: oneshot looked for what it creates after each and found nothing",
+                    );
+                    if let Some(first) = earlier {
+                        err = err.cause(format!("the first attempt: {first}"));
+                    }
+                    return Err(err);
+                }
+                sent_again = true;
+                earlier = Some(failure.error.causes.join("; "));
+                continue;
             }
-            Err(failure) if failure.retryable => {
-                // Refused before it landed (rate limit): waiting and sending again is safe.
-                std::thread::sleep(
-                    failure
-                        .wait
-                        .unwrap_or(Duration::from_millis(500))
-                        .min(Duration::from_secs(60)),
-                );
-                let response = self.transport.send(request)?;
-                parse(&response)
+            // Refused after an attempt that may have landed: "already exists" may be that one.
+            if sent_again && let Some(found) = find(self)? {
+                return Ok(found);
             }
-            Err(failure) => Err(*failure.error),
+            let out_of_time =
+                start.elapsed() + failure.wait.unwrap_or_default() > policy.total_budget;
+            if !failure.retryable || attempts >= policy.max_attempts || out_of_time {
+                return Err(*failure.error);
+            }
+            // Refused before it landed (a rate limit, a refused connection): safe to send again.
+            std::thread::sleep(
+                failure
+                    .wait
+                    .unwrap_or(policy.first_backoff)
+                    .min(Duration::from_secs(60)),
+            );
         }
+    }
+
+    /// The time one operation may take, retries and waits included: also the limit of a look
+    /// for something a POST may have created.
+    pub fn retry_budget(&self) -> Duration {
+        self.transport.policy().total_budget
     }
 
     /// `git` whose HTTPS pushes and fetches to the server carry the token (through the

@@ -195,6 +195,10 @@ impl Transport {
         }
     }
 
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
     pub fn url(&self, request: &Request) -> String {
         if request.graphql {
             self.graphql_url.clone()

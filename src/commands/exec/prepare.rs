@@ -18,7 +18,7 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
     let prompt = match (&args.prompt_file, &ctx.env.prompt) {
         (Some(file), _) => {
             let bytes = std::fs::read(ctx.dir.join(file))
-                .io_context(|| format!("could not read the prompt file {}", file.display()))?;
+                .user_file(|| format!("could not read the prompt file {}", file.display()))?;
             validate_prompt(&bytes, &file.display().to_string())?
         }
         (None, Some(value)) => validate_prompt(value.as_bytes(), "ONESHOT_PROMPT")?,

@@ -21,7 +21,7 @@ pub fn run(args: &WritePromptArgs, ctx: &Context) -> Result<Outputs> {
     } else if let Some(file) = &args.prompt_file {
         let path = ctx.dir.join(file);
         let bytes = std::fs::read(&path)
-            .io_context(|| format!("could not read the prompt file {}", file.display()))?;
+            .user_file(|| format!("could not read the prompt file {}", file.display()))?;
         (bytes, file.display().to_string())
     } else if let Some(value) = &ctx.env.prompt {
         (value.as_bytes().to_vec(), "ONESHOT_PROMPT".to_string())

@@ -42,6 +42,9 @@ pub enum FaultKind {
     LandedThenDrop,
     /// Apply the request, then answer only after this long (a client timeout fires first).
     LandedThenDelay(Duration),
+    /// Apply the request, then answer with this status and body instead of its own answer (a
+    /// 5xx from GitHub's front end for a request its back end carried out).
+    LandedThenRespond { status: u16, body: Value },
 }
 
 /// The method and path a fault applies to; finish it with one of the fault kinds.
@@ -86,6 +89,7 @@ impl Fault {
             FaultKind::Drop => "dropped connection".into(),
             FaultKind::LandedThenDrop => "landed, then dropped connection".into(),
             FaultKind::LandedThenDelay(d) => format!("landed, then answered after {d:?}"),
+            FaultKind::LandedThenRespond { status, .. } => format!("landed, then status {status}"),
         }
     }
 }
@@ -109,18 +113,19 @@ impl FaultTarget {
         })
     }
 
-    /// A 5xx as GitHub's front end sends it when something behind it fails.
+    /// A 5xx as GitHub's front end sends it when something behind it fails; the request is not
+    /// applied ("failed and did not land").
     pub fn server_error(self, status: u16) -> Fault {
-        let message = match status {
-            502 => "Server Error",
-            503 => "Service Unavailable",
-            504 => "We couldn't respond to your request in time. Sorry about that.",
-            _ => "Internal Server Error",
-        };
-        self.status(
+        self.status(status, server_error_body(status))
+    }
+
+    /// Applies the request, then answers with a 5xx as GitHub's front end sends it ("failed, but
+    /// landed": the thing exists although the client was told the request failed).
+    pub fn landed_then_server_error(self, status: u16) -> Fault {
+        self.fault(FaultKind::LandedThenRespond {
             status,
-            json!({"message": message, "documentation_url": "https://docs.github.com/rest"}),
-        )
+            body: server_error_body(status),
+        })
     }
 
     /// A secondary rate limit: `status` (403 or 429) with `retry-after: seconds`.
@@ -159,6 +164,16 @@ impl FaultTarget {
     pub fn landed_then_delay(self, delay: Duration) -> Fault {
         self.fault(FaultKind::LandedThenDelay(delay))
     }
+}
+
+fn server_error_body(status: u16) -> Value {
+    let message = match status {
+        502 => "Server Error",
+        503 => "Service Unavailable",
+        504 => "We couldn't respond to your request in time. Sorry about that.",
+        _ => "Internal Server Error",
+    };
+    json!({"message": message, "documentation_url": "https://docs.github.com/rest"})
 }
 
 pub(crate) fn method_matches(pattern: &str, method: &str) -> bool {

@@ -338,6 +338,18 @@ fn serve(shared: &Shared, stream: TcpStream) {
         }
         Some(FaultKind::LandedThenDrop) => (handle(), None, false),
         Some(FaultKind::LandedThenDelay(d)) => (handle(), Some(d), true),
+        Some(FaultKind::LandedThenRespond { status, body }) => {
+            handle();
+            (
+                Response {
+                    status,
+                    body: Some(body),
+                    headers: Vec::new(),
+                },
+                None,
+                true,
+            )
+        }
     };
     {
         let mut inner = shared.lock();
