@@ -390,6 +390,7 @@ fn implement(
         resume_hint: Box::new(move |k| {
             format!("`oneshot run --resume {branch}` (it continues from step {k})")
         }),
+        watch: None,
     };
     let outcome = engine.run(&mut tracker, &record, from_step)?;
 
