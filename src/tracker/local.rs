@@ -84,6 +84,10 @@ pub struct LocalState {
     pub pushed: bool,
     #[serde(default)]
     pub steps: Vec<StepRecord>,
+    /// What agent sessions did outside the run's branch (the user's refs, put back, and
+    /// changes to the user's checkout), for the summary and `--json`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl LocalState {
@@ -105,6 +109,7 @@ impl LocalState {
             reason: None,
             pushed: false,
             steps: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
