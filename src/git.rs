@@ -541,7 +541,13 @@ impl Git {
         let spec = format!("{rev}^{{commit}}");
         let out = self.try_run(
             "resolve a revision",
-            &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec],
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ],
         )?;
         Ok(out
             .success
@@ -561,7 +567,8 @@ impl Git {
         } else if out.stderr.trim().is_empty() {
             Ok(false)
         } else {
-            Err(Error::git("git failed to compare two commits").cause(out.stderr.trim().to_string()))
+            Err(Error::git("git failed to compare two commits")
+                .cause(out.stderr.trim().to_string()))
         }
     }
 

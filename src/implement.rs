@@ -579,7 +579,8 @@ impl Engine<'_> {
         };
         if kept {
             // The session's tree, staged before HEAD moves: the step's commit is made from it.
-            self.git.run("stage the session's work", &["add", "--all"])?;
+            self.git
+                .run("stage the session's work", &["add", "--all"])?;
         }
         self.git.run(
             "put the branch back",
@@ -591,8 +592,10 @@ impl Engine<'_> {
                 base,
             ],
         )?;
-        self.git
-            .run("put HEAD back on the branch", &["symbolic-ref", "HEAD", &branch_ref])?;
+        self.git.run(
+            "put HEAD back on the branch",
+            &["symbolic-ref", "HEAD", &branch_ref],
+        )?;
 
         let did = did.join(", ");
         if kept {

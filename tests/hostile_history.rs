@@ -59,10 +59,15 @@ fn assert_folded(job: &Job, out: std::process::Output) -> Value {
         origin,
         ["log", "-1", "--format=%an%n%B", &format!("{BRANCH}~1")],
     );
-    assert!(step2.starts_with("oneshot\nStep 2: Print requests\n"), "{step2}");
+    assert!(
+        step2.starts_with("oneshot\nStep 2: Print requests\n"),
+        "{step2}"
+    );
     assert!(!step2.contains("agent"), "{step2}");
     assert_eq!(
-        job.w.env.git(origin, ["for-each-ref", "--format=%(refname)"]),
+        job.w
+            .env
+            .git(origin, ["for-each-ref", "--format=%(refname)"]),
         format!("refs/heads/main\nrefs/heads/{BRANCH}\n"),
         "no tag and no other branch is pushed"
     );
@@ -92,10 +97,7 @@ fn assert_refused(job: &Job, out: std::process::Output, expected: &[&str]) {
         job.step_states(),
         states(&[(1, "done"), (2, "failed"), (3, "not_started")])
     );
-    let remote_tip = job
-        .w
-        .env
-        .git(&job.w.repo.origin, ["rev-parse", BRANCH]);
+    let remote_tip = job.w.env.git(&job.w.repo.origin, ["rev-parse", BRANCH]);
     assert_eq!(
         job.w
             .env
@@ -104,10 +106,7 @@ fn assert_refused(job: &Job, out: std::process::Output, expected: &[&str]) {
         "the job's branch is put back at step 1's commit"
     );
     assert_eq!(
-        job.w
-            .env
-            .git(&job.dir, ["symbolic-ref", "HEAD"])
-            .trim(),
+        job.w.env.git(&job.dir, ["symbolic-ref", "HEAD"]).trim(),
         format!("refs/heads/{BRANCH}")
     );
     // The failure report on the PR says what happened.
@@ -115,7 +114,11 @@ fn assert_refused(job: &Job, out: std::process::Output, expected: &[&str]) {
         .w
         .fake
         .state()
-        .comments(crate::support::github::OWNER, crate::support::github::NAME, job.pr)
+        .comments(
+            crate::support::github::OWNER,
+            crate::support::github::NAME,
+            job.pr,
+        )
         .into_iter()
         .map(|c| c.body)
         .collect();
@@ -147,13 +150,16 @@ fn an_amend_of_step_one_fails_step_two_and_keeps_step_one_as_it_was() {
     assert_refused(
         &job,
         out,
-        &["rewrote the branch", "Step 1's commit", "no longer in its history"],
+        &[
+            "rewrote the branch",
+            "Step 1's commit",
+            "no longer in its history",
+        ],
     );
     assert_eq!(
-        job.w.env.git(
-            &job.w.repo.origin,
-            ["log", "-1", "--format=%an %s", BRANCH]
-        ),
+        job.w
+            .env
+            .git(&job.w.repo.origin, ["log", "-1", "--format=%an %s", BRANCH]),
         "oneshot Step 1: Parse the flag\n"
     );
 }
@@ -189,7 +195,10 @@ fn a_checkout_of_a_new_branch_is_undone_and_the_work_lands_on_the_step_branch() 
     ));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_folded(&job, out);
-    assert!(stderr.contains("switched HEAD to the branch `other`"), "{stderr}");
+    assert!(
+        stderr.contains("switched HEAD to the branch `other`"),
+        "{stderr}"
+    );
     assert_eq!(
         job.w.env.git(
             &job.w.repo.origin,

@@ -86,7 +86,11 @@ fn a_reset_hard_in_a_local_run_fails_the_step_keeps_step_one_and_resume_finishes
         "{message}"
     );
     let branch = branch_of(&json);
-    assert_eq!(l.subjects(&branch), &STEPS[..1], "step 1 is still on the branch");
+    assert_eq!(
+        l.subjects(&branch),
+        &STEPS[..1],
+        "step 1 is still on the branch"
+    );
     assert_eq!(
         states(&l.state(&branch)),
         expect(&[(1, "done"), (2, "failed"), (3, "not_started")])
@@ -97,7 +101,10 @@ fn a_reset_hard_in_a_local_run_fails_the_step_keeps_step_one_and_resume_finishes
     l.agent.script_for(5, step("src/step3.txt", "three\n"));
     let out = l.run(&["--resume", &branch, "--json"]);
     assert_three_steps(&l, &out);
-    assert_eq!(l.git(&["show", &format!("{branch}:src/step1.txt")]), "one\n");
+    assert_eq!(
+        l.git(&["show", &format!("{branch}:src/step1.txt")]),
+        "one\n"
+    );
 }
 
 #[test]
@@ -162,7 +169,11 @@ fn a_moved_deleted_or_created_user_ref_is_put_back_and_reported() {
     );
     let json = assert_three_steps(&l, &out);
     let branch = branch_of(&json);
-    assert_eq!(user_refs(&l, &branch), before, "every user ref is as it was");
+    assert_eq!(
+        user_refs(&l, &branch),
+        before,
+        "every user ref is as it was"
+    );
     let warned = warnings(&json);
     for expected in [
         "moved refs/heads/main",
@@ -171,10 +182,16 @@ fn a_moved_deleted_or_created_user_ref_is_put_back_and_reported() {
         "created refs/tags/agent-tag",
         "oneshot put them back",
     ] {
-        assert!(warned.contains(expected), "missing {expected:?} in {warned}");
+        assert!(
+            warned.contains(expected),
+            "missing {expected:?} in {warned}"
+        );
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning: the agent deleted refs/heads/feature, moved refs/heads/main"), "{stderr}");
+    assert!(
+        stderr.contains("warning: the agent deleted refs/heads/feature, moved refs/heads/main"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -183,8 +200,10 @@ fn an_edit_of_the_users_checkout_by_absolute_path_is_reported_loudly() {
     let readme = l.repo.work.join("README.md");
     l.agent.script_for(1, planning(PLAN));
     l.agent.script_for(2, step("src/step1.txt", "one\n"));
-    l.agent
-        .script_for(3, step(readme.to_str().unwrap(), "# changed by the agent\n"));
+    l.agent.script_for(
+        3,
+        step(readme.to_str().unwrap(), "# changed by the agent\n"),
+    );
     l.agent.script_for(4, step("src/step3.txt", "three\n"));
     let out = l.run(&[TASK, "--json"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -212,4 +231,148 @@ fn an_edit_of_the_users_checkout_by_absolute_path_is_reported_loudly() {
         summary.contains("Warnings") && summary.contains("`notes.txt`"),
         "{summary}"
     );
+}
+
+/// Kills the processes a test left behind, even when it fails half-way.
+struct Leftovers(Vec<i32>);
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Whether a process is alive (a zombie holds no file any more).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Waits (for a hang, not a speed budget) until `done` holds.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..1200 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("gave up waiting until {what}");
+}
+
+#[test]
+fn after_a_sigkill_the_agent_still_holds_the_run_and_a_stale_index_lock_is_removed_on_resume() {
+    let l = setup();
+    let pid_file = l.env.root.path().join("sleeper.pid");
+    l.agent.script_for(1, planning(PLAN));
+    // Step 1's agent leaves an index.lock behind (as a git command killed mid-write would) and
+    // keeps working in a child that outlives the oneshot that started it.
+    l.agent.script_for(
+        2,
+        vec![
+            crate::agent_fakes::init(),
+            serde_json::json!({"run": ["sh", "-c", format!(
+                "touch \"$(git rev-parse --git-path index.lock)\" && echo $$ > '{}' && exec sleep 600",
+                pid_file.display()
+            )]}),
+        ],
+    );
+    let mut first = l
+        .env
+        .oneshot(&l.repo.work)
+        .args(["run", TASK, "--json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut leftovers = Leftovers(Vec::new());
+    wait_until("the step's agent is at work", || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let sleeper: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    leftovers.0.push(sleeper);
+    let agent = l.agent.invocations()[1]["pid"].as_i64().unwrap() as i32;
+    leftovers.0.push(agent);
+    first.kill().unwrap(); // SIGKILL: oneshot can clean nothing up
+    first.wait().unwrap();
+    assert!(alive(agent) && alive(sleeper));
+
+    let branch = "oneshot-add-a-verbose-flag-to-t-01-15-1430";
+    let refused = l.run(&["--resume", branch, "--json"]);
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
+    let message = stdout_json(&refused)["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains(&format!("another oneshot run of {branch} is still working"))
+            && message.contains(&format!("process {sleeper} (sleep)")),
+        "{message}"
+    );
+    assert!(
+        l.state(branch)["steps"][0]["state"] == "in_progress",
+        "the refused command changed nothing"
+    );
+
+    // Once every process of the first run is gone, resume works and removes the stale lock.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the agent has exited", || !alive(agent) && !alive(sleeper));
+    for n in 1..=3 {
+        l.agent.script_for(
+            n + 2,
+            step(&format!("src/step{n}.txt"), &format!("step {n}\n")),
+        );
+    }
+    // A lock file some live process still has open is not removed: the error names it.
+    let index_lock = l
+        .git(&[
+            "-C",
+            l.state(branch)["worktree"].as_str().unwrap(),
+            "rev-parse",
+            "--path-format=absolute",
+            "--git-path",
+            "index.lock",
+        ])
+        .trim()
+        .to_string();
+    let held = std::fs::File::open(&index_lock).unwrap();
+    let blocked = l.run(&["--resume", branch, "--json"]);
+    assert!(!blocked.status.success(), "{}", text(&blocked));
+    let message = stdout_json(&blocked)["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("index.lock is held by")
+            && message.contains(&format!("process {}", std::process::id())),
+        "{message}"
+    );
+    assert!(std::path::Path::new(&index_lock).exists());
+    drop(held);
+
+    let out = l.run(&["--resume", branch, "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("index.lock: a git command of the earlier run left it"),
+        "{stderr}"
+    );
+    assert_eq!(l.subjects(branch), STEPS);
 }

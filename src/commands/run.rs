@@ -657,6 +657,7 @@ fn open_worktree(
         root: path.clone(),
         git: Git::new(path),
     };
+    remove_stale_git_locks(ctx, &wt.git, &state.branch)?;
     match wt.git.current_branch()? {
         Some(b) if b == state.branch => {}
         other => {
@@ -832,8 +833,10 @@ impl<'a> UserRepoWatch<'a> {
                 self.git.run(&purpose, &["symbolic-ref", name, target])?;
             }
             (Some((object, _)), Some((current, _))) => {
-                self.git
-                    .run(&purpose, &["update-ref", "--no-deref", name, object, current])?;
+                self.git.run(
+                    &purpose,
+                    &["update-ref", "--no-deref", name, object, current],
+                )?;
             }
             (Some((object, _)), None) => {
                 self.git.run(&purpose, &["update-ref", name, object, ""])?;
@@ -927,7 +930,8 @@ impl implement::Watch for UserRepoWatch<'_> {
                 .filter(|p| was.paths.get(*p) != is.paths.get(*p))
                 .collect();
             if !files.is_empty() {
-                let mut shown: Vec<String> = files.iter().take(10).map(|f| format!("`{f}`")).collect();
+                let mut shown: Vec<String> =
+                    files.iter().take(10).map(|f| format!("`{f}`")).collect();
                 if files.len() > 10 {
                     shown.push(format!("and {} more", files.len() - 10));
                 }
@@ -952,6 +956,40 @@ impl implement::Watch for UserRepoWatch<'_> {
         }
         Ok(())
     }
+}
+
+/// Lock files a git command of an earlier run left when it was killed (`index.lock`, most
+/// often, which blocks every later `git add`). They are stale when the run lock was free (this
+/// command holds it now: no process of an earlier run of the branch lives, since every one of
+/// them inherited that lock) and no live process has the file open; then they are removed with
+/// a notice. One that a live process holds is an error naming it.
+fn remove_stale_git_locks(ctx: &Context, git: &Git, branch: &str) -> Result<()> {
+    for name in [
+        "index.lock",
+        "HEAD.lock",
+        &format!("refs/heads/{branch}.lock"),
+    ] {
+        let path = git.git_path(name)?;
+        if !path.exists() {
+            continue;
+        }
+        let holders = local::processes_holding(&path);
+        if !holders.is_empty() {
+            return Err(Error::git(format!(
+                "{} is held by {}",
+                path.display(),
+                holders.join(", ")
+            ))
+            .hint("a git command is still running in the work tree of the branch: wait for it, or stop it, then resume"));
+        }
+        std::fs::remove_file(&path)
+            .io_context(|| format!("could not remove the stale {}", path.display()))?;
+        ctx.runner.info(&format!(
+            "Removed {}: a git command of the earlier run left it when it was stopped (no process holds it).",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 fn short(commit: &str) -> &str {
@@ -988,4 +1026,3 @@ mod tests {
         assert_ne!(path, other);
     }
 }
-
