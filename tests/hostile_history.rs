@@ -224,3 +224,21 @@ fn tags_and_branches_the_agent_creates_are_not_pushed() {
     // assert_folded checks that the remote has only the step branch and main.
     assert_folded(&job, out);
 }
+
+#[test]
+fn a_verify_command_that_commits_detaches_and_tags_changes_nothing_that_is_pushed() {
+    // The check runs code the agent wrote: it gets the same scrutiny as a session.
+    let mut job = job();
+    job.w.env.set(
+        "ONESHOT_VERIFY_COMMAND",
+        format!(
+            "git checkout --quiet --detach && {AGENT_COMMIT} --allow-empty -m 'agent commit from the check' && git tag -f verify-tag"
+        ),
+    );
+    job.agent.script_for(1, session("src/step1.txt", "one\n"));
+    job.agent.script_for(2, session("src/step2.txt", "two\n"));
+    job.agent.script_for(3, session("src/step3.txt", "three\n"));
+    job.fetch_plan();
+    let out = job.run_implement(&[]);
+    assert_folded(&job, out);
+}
