@@ -534,6 +534,122 @@ impl Git {
     }
 }
 
+/// History and refs, for checking what an agent session did to them.
+impl Git {
+    /// The commit a revision names (`refs/heads/x`, `HEAD`, a sha); `None` when it names none.
+    pub fn commit_of(&self, rev: &str) -> Result<Option<String>> {
+        let spec = format!("{rev}^{{commit}}");
+        let out = self.try_run(
+            "resolve a revision",
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &spec,
+            ],
+        )?;
+        Ok(out
+            .success
+            .then(|| out.stdout.trim().to_string())
+            .filter(|s| !s.is_empty()))
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool> {
+        let out = self.try_run(
+            "compare two commits",
+            &["merge-base", "--is-ancestor", ancestor, descendant],
+        )?;
+        // Exit code 1 without a message is "no"; a message means the question was not answered.
+        if out.success {
+            Ok(true)
+        } else if out.stderr.trim().is_empty() {
+            Ok(false)
+        } else {
+            Err(Error::git("git failed to compare two commits")
+                .cause(out.stderr.trim().to_string()))
+        }
+    }
+
+    /// The commits of `range` (`a..b`), newest first, as (short sha, subject).
+    pub fn commits_in(&self, range: &str) -> Result<Vec<(String, String)>> {
+        let out = self.run(
+            "list commits",
+            &["log", "--format=%h %s", "--end-of-options", range],
+        )?;
+        Ok(out
+            .lines()
+            .map(|l| {
+                let (sha, subject) = l.split_once(' ').unwrap_or((l, ""));
+                (sha.to_string(), subject.to_string())
+            })
+            .collect())
+    }
+
+    /// Every ref of the repository (shared by all work trees) with its commit or object, and
+    /// the target of symbolic refs: `(name, object, symref target)`.
+    pub fn all_refs(&self) -> Result<Vec<(String, String, String)>> {
+        let out = self.run(
+            "list the refs",
+            &[
+                "for-each-ref",
+                "--format=%(refname)%00%(objectname)%00%(symref)",
+            ],
+        )?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split('\0');
+                Some((
+                    parts.next()?.to_string(),
+                    parts.next()?.to_string(),
+                    parts.next().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    /// Pushes exactly `commit` to `branch` on `remote` (no other ref, no tag). A rejection
+    /// because the branch moved is `Ok(false)`; any other failure is an error.
+    pub fn push_commit(&self, remote: &str, commit: &str, branch: &str) -> Result<bool> {
+        let refspec = format!("{commit}:refs/heads/{branch}");
+        let out = self.try_run(
+            &format!("push to {branch}"),
+            &[
+                "push",
+                "--quiet",
+                "--porcelain",
+                "--no-follow-tags",
+                remote,
+                &refspec,
+            ],
+        )?;
+        if out.success {
+            return Ok(true);
+        }
+        let text = format!("{}{}", out.stdout, out.stderr);
+        if text.contains("[rejected]")
+            || text.contains("non-fast-forward")
+            || text.contains("fetch first")
+        {
+            return Ok(false);
+        }
+        Err(Error::git(format!("could not push to {branch}"))
+            .cause(text.trim().to_string())
+            .hint("check that the token may push to the branch (contents: write) and that no branch protection forbids it"))
+    }
+
+    /// A path inside this work tree's git directory (`git rev-parse --git-path`), absolute.
+    pub fn git_path(&self, name: &str) -> Result<PathBuf> {
+        let out = self.run(
+            "find a file of the git directory",
+            &["rev-parse", "--path-format=absolute", "--git-path", name],
+        )?;
+        Ok(PathBuf::from(out.trim_end_matches('\n')))
+    }
+}
+
 /// Parses `git ls-remote --symref <remote> HEAD`: `ref: refs/heads/main\tHEAD`.
 pub fn parse_ls_remote_symref(text: &str) -> Option<String> {
     text.lines().find_map(|line| {

@@ -54,6 +54,18 @@ pub struct Engine<'a> {
     pub submitted_by: Option<String>,
     /// How to resume from a step, in words for the failure report.
     pub resume_hint: Box<dyn Fn(u32) -> String + 'a>,
+    /// What the caller watches outside the branch around every session (`oneshot run`: the
+    /// user's refs and checkout, which its linked work tree shares).
+    pub watch: Option<&'a dyn Watch>,
+}
+
+/// State outside the step's branch that an agent session must leave as it was.
+pub trait Watch {
+    /// Records the state; called before a step's first session.
+    fn record(&self) -> Result<()>;
+    /// Compares with the record after a session or the verify command: puts back what it can
+    /// and reports it; an error (what could not be put back) fails the step.
+    fn check(&self) -> Result<()>;
 }
 
 /// How a run of the step loop ended.
@@ -327,6 +339,9 @@ impl Engine<'_> {
             .git
             .head()
             .map_err(|e| failure(e.render(), None, 0.0))?;
+        if let Some(watch) = self.watch {
+            watch.record().map_err(|e| failure(e.render(), None, 0.0))?;
+        }
         let mut cost = 0.0;
         let mut feedback: Option<String> = None;
         let mut attempt = 0;
@@ -392,6 +407,9 @@ impl Engine<'_> {
                 .clone()
                 .or_else(|| report.stderr_tail.clone())
                 .map(|t| tail(&t, OUTPUT_TAIL));
+            // Before anything else reads the work tree: the branch is where the step started.
+            self.after_agent(&head_before)
+                .map_err(|cause| failure(cause, last_words.clone(), cost))?;
             if let Some(err) = report.error(
                 &format!("the session for step {}", step.number),
                 &settings.agent,
@@ -432,7 +450,11 @@ impl Engine<'_> {
             let Some(command) = &self.verify_command else {
                 break;
             };
-            match run_verify(command, &self.ws.root, self.verify_timeout) {
+            let verified = run_verify(command, &self.ws.root, self.verify_timeout);
+            // The check runs code the agent wrote, which can move refs as well as a session.
+            self.after_agent(&head_before)
+                .map_err(|cause| failure(cause, None, cost))?;
+            match verified {
                 Ok(()) => break,
                 Err(output) if attempt < self.verify_retries => {
                     attempt += 1;
@@ -467,27 +489,190 @@ impl Engine<'_> {
                 "\nCo-authored-by: {who} <{who}@users.noreply.github.com>\n"
             ));
         }
-        self.git
-            .commit_all(&message)
-            .map_err(|e| failure(e.render(), None, cost))?;
-        let head = self
+        let commit = self
             .git
-            .head()
+            .commit_all(&message)
+            .and_then(|commit| self.confirm_on_branch(&head_before, commit))
             .map_err(|e| failure(e.render(), None, cost))?;
-        let commit = (head != head_before).then_some(head);
-        if commit.is_some() && self.push {
-            self.publish().map_err(|e| {
+        let commit = match commit {
+            Some(commit) if self.push => Some(self.publish(&commit).map_err(|e| {
                 failure(
                     e.render().lines().next().unwrap_or_default().to_string(),
                     None,
                     cost,
                 )
-            })?;
-        }
+            })?),
+            other => other,
+        };
         Ok(StepDone {
             commit,
             cost_usd: cost,
         })
+    }
+
+    /// After a session or the verify command: the branch first, then what the caller watches.
+    /// The error is the cause of the step's failure.
+    fn after_agent(&self, base: &str) -> std::result::Result<(), String> {
+        match self.secure_branch(base) {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(note))) => self.runner.info(&note),
+            Ok(Err(cause)) => return Err(cause),
+            Err(e) => return Err(e.render()),
+        }
+        if let Some(watch) = self.watch {
+            watch.check().map_err(|e| e.render())?;
+        }
+        Ok(())
+    }
+
+    /// Puts HEAD and the step's branch back where the step started (`base`), keeping the work
+    /// tree, whatever the agent did to them (commits, `checkout -b`, `--detach`, `reset`,
+    /// `--amend`). The step's commit is then made from `base` with the session's tree, so every
+    /// earlier step stays on the branch and no commit of the agent's own (or its message) gets
+    /// there.
+    ///
+    /// That is without loss only while the history the agent left checked out still contains
+    /// `base`: its work tree then holds every finished step plus the session's changes. When it
+    /// does not (a reset, an amend, a checkout of an older commit), the work tree may lack a
+    /// finished step's changes, and committing it would undo that step: the step fails, saying
+    /// what the agent did; the branch is put back all the same.
+    ///
+    /// `Ok(Ok(Some(note)))`: repaired, with what the agent did; `Ok(Err(cause))`: the step fails.
+    fn secure_branch(&self, base: &str) -> Result<std::result::Result<Option<String>, String>> {
+        let branch_ref = format!("refs/heads/{}", self.branch);
+        let head_ref = self.git.symbolic_ref("HEAD")?;
+        let head = self.git.commit_of("HEAD")?;
+        let tip = self.git.commit_of(&branch_ref)?;
+        if head_ref.as_deref() == Some(branch_ref.as_str()) && tip.as_deref() == Some(base) {
+            return Ok(Ok(None));
+        }
+
+        let mut did = Vec::new();
+        match (&head_ref, &head) {
+            (Some(r), _) if *r == branch_ref => {}
+            (Some(r), Some(c)) => did.push(format!(
+                "switched HEAD to {} at {}",
+                describe_ref(r),
+                short(c)
+            )),
+            (Some(r), None) => did.push(format!(
+                "switched HEAD to {}, which has no commit",
+                describe_ref(r)
+            )),
+            (None, Some(c)) => did.push(format!(
+                "moved HEAD off the branch to {} (a detached HEAD)",
+                short(c)
+            )),
+            (None, None) => did.push("left HEAD pointing at no commit".to_string()),
+        }
+        match &tip {
+            None => did.push(format!("deleted the branch `{}`", self.branch)),
+            Some(t) if t == base => {}
+            Some(t) if self.git.is_ancestor(base, t)? => {
+                did.push("committed on the branch itself".to_string());
+            }
+            Some(t) if self.git.is_ancestor(t, base)? => did.push(format!(
+                "reset the branch `{}` back to {}",
+                self.branch,
+                short(t)
+            )),
+            Some(t) => did.push(format!(
+                "rewrote the branch `{}` (it now points at {}, which does not contain {})",
+                self.branch,
+                self.git
+                    .run("read a commit", &["log", "-1", "--format=%h \"%s\"", t])?
+                    .trim(),
+                short(base)
+            )),
+        }
+        let kept = match &head {
+            Some(h) => self.git.is_ancestor(base, h)?,
+            None => false,
+        };
+        if kept {
+            // The session's tree, staged before HEAD moves: the step's commit is made from it.
+            self.git
+                .run("stage the session's work", &["add", "--all"])?;
+        }
+        self.git.run(
+            "put the branch back",
+            &[
+                "update-ref",
+                "-m",
+                "oneshot: put back after an agent session",
+                &branch_ref,
+                base,
+            ],
+        )?;
+        self.git.run(
+            "put HEAD back on the branch",
+            &["symbolic-ref", "HEAD", &branch_ref],
+        )?;
+
+        let did = did.join(", ");
+        if kept {
+            let own = match &head {
+                Some(h) if h != base => self.git.commits_in(&format!("{base}..{h}"))?,
+                _ => Vec::new(),
+            };
+            let folded = if own.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; its own commits ({}) are folded into the step's commit, with oneshot's message",
+                    list_commits(&own)
+                )
+            };
+            return Ok(Ok(Some(format!(
+                "The agent {did}. oneshot put HEAD and the branch back at {}, keeping the session's work{folded}.",
+                short(base)
+            ))));
+        }
+        let lost = match &head {
+            Some(h) => self.git.commits_in(&format!("{h}..{base}"))?,
+            None => self.git.commits_in(base)?,
+        };
+        let missing = match lost.as_slice() {
+            [(sha, subject)] => match subject.split_once(':') {
+                Some((step, _)) if step.starts_with("Step ") => {
+                    format!("{step}'s commit {sha} is no longer in its history")
+                }
+                _ => format!("the commit {sha} \"{subject}\" is no longer in its history"),
+            },
+            _ => format!(
+                "{} commits ({}) are no longer in its history",
+                lost.len(),
+                list_commits(&lost)
+            ),
+        };
+        Ok(Err(format!(
+            "the agent {did}: {missing}, so its work tree may lack finished work and was not committed; \
+             oneshot put the branch back at {} (the partial work is kept as a patch)",
+            short(base)
+        )))
+    }
+
+    /// The step's commit (or, with no changes, `base`) is what the branch and HEAD point at,
+    /// and its parent is `base`: only then is the step done.
+    fn confirm_on_branch(&self, base: &str, commit: Option<String>) -> Result<Option<String>> {
+        let branch_ref = format!("refs/heads/{}", self.branch);
+        let expected = commit.as_deref().unwrap_or(base);
+        let tip = self.git.commit_of(&branch_ref)?;
+        let on_branch = self.git.symbolic_ref("HEAD")?.as_deref() == Some(branch_ref.as_str());
+        let parent = match &commit {
+            Some(c) => self.git.commit_of(&format!("{c}~1"))?,
+            None => Some(base.to_string()),
+        };
+        if tip.as_deref() != Some(expected) || !on_branch || parent.as_deref() != Some(base) {
+            return Err(Error::git(format!(
+                "the step's commit {} is not on top of {} on the branch {}",
+                short(expected),
+                short(base),
+                self.branch
+            ))
+            .hint("the branch is left as it is; resume from this step"));
+        }
+        Ok(commit)
     }
 
     fn prompt(
@@ -534,11 +719,12 @@ impl Engine<'_> {
             .any(|g| glob_match(g, path))
     }
 
-    /// Pushes the branch; if it moved on the remote, rebases the new commits onto it when they
-    /// apply cleanly, else fails with the reason.
-    fn publish(&self) -> Result<()> {
-        if self.git.push_head(&self.remote, &self.branch)? {
-            return Ok(());
+    /// Pushes the step's commit to the branch, and nothing else (no tag, no other ref the agent
+    /// may have made); if the branch moved on the remote, rebases the commit onto it when it
+    /// applies cleanly, else fails with the reason. Returns the commit that was pushed.
+    fn publish(&self, commit: &str) -> Result<String> {
+        if self.git.push_commit(&self.remote, commit, &self.branch)? {
+            return Ok(commit.to_string());
         }
         self.runner.info(&format!(
             "{} moved on the remote; rebasing this step onto it",
@@ -571,13 +757,14 @@ impl Engine<'_> {
             .cause(rebase.stderr.trim().to_string())
             .hint("someone pushed to the branch while oneshot worked; merge their change, then resume from this step"));
         }
-        if !self.git.push_head(&self.remote, &self.branch)? {
+        let rebased = self.git.head()?;
+        if !self.git.push_commit(&self.remote, &rebased, &self.branch)? {
             return Err(Error::git(format!(
                 "{} keeps moving on the remote; could not push",
                 self.branch
             )));
         }
-        Ok(())
+        Ok(rebased)
     }
 
     /// Saves the failed step's changes (commits it made and uncommitted work) as a patch in
@@ -727,6 +914,31 @@ fn one_line(text: &str, max: usize) -> String {
     } else {
         line.chars().take(max).collect::<String>() + "…"
     }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(7)]
+}
+
+/// `the branch \`x\`` for a branch ref, the ref's name otherwise.
+fn describe_ref(full: &str) -> String {
+    match full.strip_prefix("refs/heads/") {
+        Some(b) => format!("the branch `{b}`"),
+        None => format!("`{full}`"),
+    }
+}
+
+/// `abc1234 "Step 2: …", def5678 "…"`, at most five.
+fn list_commits(commits: &[(String, String)]) -> String {
+    let mut shown: Vec<String> = commits
+        .iter()
+        .take(5)
+        .map(|(sha, subject)| format!("{sha} \"{subject}\""))
+        .collect();
+    if commits.len() > 5 {
+        shown.push(format!("and {} more", commits.len() - 5));
+    }
+    shown.join(", ")
 }
 
 fn human(d: Duration) -> String {

@@ -11,19 +11,19 @@ use crate::agent_fakes::{FakeAgent, init, result, write};
 use crate::support::github::{NAME, OWNER, PLAN, World};
 use crate::support::stdout_json;
 
-const BRANCH: &str = "oneshot-add-a-verbose-flag-01-15-1430";
+pub(crate) const BRANCH: &str = "oneshot-add-a-verbose-flag-01-15-1430";
 
-struct Job {
-    w: World,
-    agent: FakeAgent,
-    pr: u64,
-    issue: u64,
+pub(crate) struct Job {
+    pub w: World,
+    pub agent: FakeAgent,
+    pub pr: u64,
+    pub issue: u64,
     /// The implement job's own checkout of the branch (a fresh clone, as on a new runner).
-    dir: PathBuf,
+    pub dir: PathBuf,
 }
 
 /// The plan job has run: the branch and draft PR exist, the plan issue is saved and registered.
-fn job() -> Job {
+pub(crate) fn job() -> Job {
     job_in(World::new())
 }
 
@@ -74,7 +74,7 @@ fn job_in(mut w: World) -> Job {
     }
 }
 
-fn ok(out: Output) -> Value {
+pub(crate) fn ok(out: Output) -> Value {
     assert!(
         out.status.success(),
         "failed ({:?}):\n{}\n{}",
@@ -86,7 +86,7 @@ fn ok(out: Output) -> Value {
 }
 
 /// A session that writes one file and succeeds.
-fn session(path: &str, content: &str) -> Vec<Value> {
+pub(crate) fn session(path: &str, content: &str) -> Vec<Value> {
     vec![
         init(),
         write(path, content),
@@ -105,7 +105,7 @@ impl Job {
             .unwrap()
     }
 
-    fn fetch_plan(&self) -> Value {
+    pub(crate) fn fetch_plan(&self) -> Value {
         ok(self.exec(&[
             "fetch-plan",
             "--issue",
@@ -115,7 +115,7 @@ impl Job {
         ]))
     }
 
-    fn run_implement(&self, extra: &[&str]) -> Output {
+    pub(crate) fn run_implement(&self, extra: &[&str]) -> Output {
         let (issue, pr) = (self.issue.to_string(), self.pr.to_string());
         let mut args = vec![
             "run-implement",
@@ -145,7 +145,7 @@ impl Job {
     }
 
     /// Commit subjects on the remote branch, oldest first, after the task commit.
-    fn remote_subjects(&self) -> Vec<String> {
+    pub(crate) fn remote_subjects(&self) -> Vec<String> {
         self.w
             .env
             .git(
@@ -172,7 +172,7 @@ impl Job {
             .unwrap()
     }
 
-    fn step_states(&self) -> Vec<(u64, String)> {
+    pub(crate) fn step_states(&self) -> Vec<(u64, String)> {
         let body = self.pr_body();
         let start = body.find("<!-- oneshot:meta ").unwrap() + "<!-- oneshot:meta ".len();
         let end = body[start..].find(" -->").unwrap() + start;
@@ -201,7 +201,7 @@ impl Job {
     }
 }
 
-fn states(list: &[(u64, &str)]) -> Vec<(u64, String)> {
+pub(crate) fn states(list: &[(u64, &str)]) -> Vec<(u64, String)> {
     list.iter().map(|(n, s)| (*n, s.to_string())).collect()
 }
 

@@ -10,15 +10,15 @@ use crate::agent_fakes::{FakeAgent, init, result, write};
 use crate::support::github::PLAN;
 use crate::support::{TestEnv, TestRepo, filter, render, stdout_json};
 
-const TASK: &str = "Add a --verbose flag to the submit command";
+pub(crate) const TASK: &str = "Add a --verbose flag to the submit command";
 
-struct Local {
-    env: TestEnv,
-    agent: FakeAgent,
-    repo: TestRepo,
+pub(crate) struct Local {
+    pub env: TestEnv,
+    pub agent: FakeAgent,
+    pub repo: TestRepo,
 }
 
-fn setup() -> Local {
+pub(crate) fn setup() -> Local {
     let mut env = TestEnv::new();
     let agent = FakeAgent::install(&mut env, "claude");
     let repo = env.repo_with_origin();
@@ -26,7 +26,7 @@ fn setup() -> Local {
 }
 
 /// The planning session: writes the plan and the result file, succeeds.
-fn planning(plan: &str) -> Vec<Value> {
+pub(crate) fn planning(plan: &str) -> Vec<Value> {
     let result_file = json!({"title": "Add a --verbose flag to submit", "summary": "x"});
     vec![
         init(),
@@ -37,7 +37,7 @@ fn planning(plan: &str) -> Vec<Value> {
 }
 
 /// A step session that writes one file and succeeds.
-fn step(path: &str, content: &str) -> Vec<Value> {
+pub(crate) fn step(path: &str, content: &str) -> Vec<Value> {
     vec![
         init(),
         write(path, content),
@@ -58,7 +58,7 @@ fn failing_step() -> Vec<Value> {
 }
 
 impl Local {
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.env
             .oneshot(&self.repo.work)
             .arg("run")
@@ -67,12 +67,12 @@ impl Local {
             .unwrap()
     }
 
-    fn git(&self, args: &[&str]) -> String {
+    pub(crate) fn git(&self, args: &[&str]) -> String {
         self.env.git(&self.repo.work, args)
     }
 
     /// Commit subjects on `branch` after main, oldest first.
-    fn subjects(&self, branch: &str) -> Vec<String> {
+    pub(crate) fn subjects(&self, branch: &str) -> Vec<String> {
         self.git(&[
             "log",
             "--reverse",
@@ -84,21 +84,21 @@ impl Local {
         .collect()
     }
 
-    fn store(&self, branch: &str) -> PathBuf {
+    pub(crate) fn store(&self, branch: &str) -> PathBuf {
         self.repo.work.join(".git/oneshot/plans").join(branch)
     }
 
-    fn state(&self, branch: &str) -> Value {
+    pub(crate) fn state(&self, branch: &str) -> Value {
         let text = std::fs::read_to_string(self.store(branch).join("state.json")).unwrap();
         serde_json::from_str(&text).unwrap()
     }
 
-    fn cache(&self) -> PathBuf {
+    pub(crate) fn cache(&self) -> PathBuf {
         self.env.home.join(".cache/oneshot/worktrees")
     }
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         out.status.code(),
@@ -107,7 +107,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn states(state: &Value) -> Vec<(u64, String)> {
+pub(crate) fn states(state: &Value) -> Vec<(u64, String)> {
     state["steps"]
         .as_array()
         .unwrap()
@@ -121,7 +121,7 @@ fn states(state: &Value) -> Vec<(u64, String)> {
         .collect()
 }
 
-fn expect(list: &[(u64, &str)]) -> Vec<(u64, String)> {
+pub(crate) fn expect(list: &[(u64, &str)]) -> Vec<(u64, String)> {
     list.iter().map(|(n, s)| (*n, s.to_string())).collect()
 }
 

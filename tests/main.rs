@@ -12,6 +12,8 @@ mod exec_steps;
 mod exit_codes;
 mod fake_anthropic;
 mod fake_github_selftest;
+mod hostile_history;
+mod hostile_local;
 mod implement;
 mod init;
 mod local_run;

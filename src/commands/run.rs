@@ -247,7 +247,10 @@ fn plan(ctx: &Context, setup: &Setup, store: &PlanStore, wt: &Workspace) -> Resu
         dir: wt.root.clone(),
         env: ctx.env,
     };
+    let watch = UserRepoWatch::new(ctx, setup, store);
+    implement::Watch::record(&watch)?;
     let session = run_plan::plan_session(&wt_ctx, wt, &setup.plan);
+    implement::Watch::check(&watch)?;
     store.keep_runs(&wt.path(workspace::RUNS_DIR))?;
     let again = format!("`oneshot run --resume {}`", store.branch);
     let report = match session {
@@ -370,6 +373,7 @@ fn implement(
     }
     let branch = store.branch.clone();
     let settings = &setup.settings;
+    let watch = UserRepoWatch::new(ctx, setup, store);
     let engine = Engine {
         runner: ctx.runner,
         ws: wt,
@@ -390,6 +394,7 @@ fn implement(
         resume_hint: Box::new(move |k| {
             format!("`oneshot run --resume {branch}` (it continues from step {k})")
         }),
+        watch: Some(&watch),
     };
     let outcome = engine.run(&mut tracker, &record, from_step)?;
 
@@ -433,6 +438,12 @@ fn implement(
         state.cost_usd()
     );
     out.push_str(&review_lines(&state));
+    if !state.warnings.is_empty() {
+        out.push_str("\nWarnings (what agent sessions did outside the branch):\n");
+        for w in &state.warnings {
+            out.push_str(&format!("  - {w}\n"));
+        }
+    }
     ctx.runner.print_line(out.trim_end());
     Ok(())
 }
@@ -474,6 +485,7 @@ fn facts(state: &LocalState, started: Instant) -> Value {
         "cost_usd": round(state.cost_usd(), 4),
         "duration_s": round(started.elapsed().as_secs_f64(), 1),
         "steps": state.steps,
+        "warnings": state.warnings,
     })
 }
 
@@ -645,6 +657,7 @@ fn open_worktree(
         root: path.clone(),
         git: Git::new(path),
     };
+    remove_stale_git_locks(ctx, &wt.git, &state.branch)?;
     match wt.git.current_branch()? {
         Some(b) if b == state.branch => {}
         other => {
@@ -696,6 +709,287 @@ fn open_worktree(
         ));
     }
     Ok(wt)
+}
+
+/// The user's repository around every agent session of a local run. The run's work tree is a
+/// linked work tree of the user's clone: the agent can move any of its refs, and it can reach
+/// the user's checkout by an absolute path. Before each session the refs (all but the run's own
+/// branch, which the step loop keeps) and a fingerprint of the checkout are recorded; after it,
+/// moved, deleted or created refs are put back, and a changed checkout is reported loudly (it
+/// is not undone: the change may be the user's own, made meanwhile).
+struct UserRepoWatch<'a> {
+    runner: &'a crate::actions::Runner,
+    store: &'a PlanStore,
+    /// The user's checkout, where `oneshot run` started.
+    git: Git,
+    root: PathBuf,
+    own_branch: String,
+    recorded: std::cell::RefCell<Option<UserRepoState>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct UserRepoState {
+    /// name → (object, symref target)
+    refs: std::collections::BTreeMap<String, (String, String)>,
+    checkout: Checkout,
+}
+
+/// What the user's checkout looks like, cheaply: HEAD, the index entries, and every path
+/// `git status` lists with the file's size and modification time (an edit to a clean file
+/// makes it listed; an edit to a listed one changes its time).
+#[derive(Debug, Clone, PartialEq)]
+struct Checkout {
+    head: String,
+    index: String,
+    paths: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> UserRepoWatch<'a> {
+    fn new(ctx: &'a Context, setup: &Setup, store: &'a PlanStore) -> Self {
+        UserRepoWatch {
+            runner: ctx.runner,
+            store,
+            git: setup.repo.git.clone(),
+            root: setup.repo.root.clone(),
+            own_branch: format!("refs/heads/{}", store.branch),
+            recorded: std::cell::RefCell::new(None),
+        }
+    }
+
+    fn state(&self) -> Result<UserRepoState> {
+        let refs = self
+            .git
+            .all_refs()?
+            .into_iter()
+            .filter(|(name, _, _)| *name != self.own_branch)
+            .map(|(name, object, target)| (name, (object, target)))
+            .collect();
+        Ok(UserRepoState {
+            refs,
+            checkout: self.checkout()?,
+        })
+    }
+
+    fn checkout(&self) -> Result<Checkout> {
+        // Reading must not write: no index refresh in the user's checkout.
+        let quiet = |purpose: &str, args: &[&str]| {
+            let mut all = vec!["--no-optional-locks"];
+            all.extend_from_slice(args);
+            self.git.run(purpose, &all)
+        };
+        let head = format!(
+            "{} {}",
+            self.git.symbolic_ref("HEAD")?.unwrap_or_default(),
+            self.git.commit_of("HEAD")?.unwrap_or_default()
+        );
+        let index = Sha256::digest(quiet("read your index", &["ls-files", "--stage", "-z"])?)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let status = quiet(
+            "read your checkout's status",
+            &[
+                "status",
+                "--porcelain=v2",
+                "-z",
+                "--untracked-files=all",
+                "--no-renames",
+            ],
+        )?;
+        let mut paths = std::collections::BTreeMap::new();
+        for entry in status.split('\0').filter(|e| !e.is_empty()) {
+            // `1 XY sub mH mI mW hH hI path`, `u XY sub m1 m2 m3 mW h1 h2 h3 path`, `? path`.
+            let fields = match entry.as_bytes()[0] {
+                b'1' => 8,
+                b'u' => 10,
+                b'?' | b'!' => 1,
+                _ => continue,
+            };
+            let Some(path) = entry.splitn(fields + 1, ' ').nth(fields) else {
+                continue;
+            };
+            let file = match std::fs::symlink_metadata(self.root.join(path)) {
+                Ok(meta) => {
+                    use std::os::unix::fs::MetadataExt;
+                    format!("{} {} {}", meta.len(), meta.mtime(), meta.mtime_nsec())
+                }
+                Err(_) => "missing".to_string(),
+            };
+            paths.insert(path.to_string(), format!("{entry} | {file}"));
+        }
+        Ok(Checkout { head, index, paths })
+    }
+
+    /// Puts one ref back as recorded; `now` is what the session left (`None`: deleted).
+    fn put_back(
+        &self,
+        name: &str,
+        before: Option<&(String, String)>,
+        now: Option<&(String, String)>,
+    ) -> Result<()> {
+        let purpose = format!("put back {name}");
+        match (before, now) {
+            (Some((_, target)), _) if !target.is_empty() => {
+                self.git.run(&purpose, &["symbolic-ref", name, target])?;
+            }
+            (Some((object, _)), Some((current, _))) => {
+                self.git.run(
+                    &purpose,
+                    &["update-ref", "--no-deref", name, object, current],
+                )?;
+            }
+            (Some((object, _)), None) => {
+                self.git.run(&purpose, &["update-ref", name, object, ""])?;
+            }
+            (None, Some((current, _))) => {
+                self.git
+                    .run(&purpose, &["update-ref", "--no-deref", "-d", name, current])?;
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    fn warn(&self, warning: String) -> Result<()> {
+        self.runner.annotate(
+            crate::actions::Level::Warning,
+            &warning,
+            &crate::actions::Annotation::default(),
+        );
+        self.store.update(|s| s.warnings.push(warning))?;
+        Ok(())
+    }
+}
+
+impl implement::Watch for UserRepoWatch<'_> {
+    fn record(&self) -> Result<()> {
+        *self.recorded.borrow_mut() = Some(self.state()?);
+        Ok(())
+    }
+
+    fn check(&self) -> Result<()> {
+        let Some(before) = self.recorded.borrow().clone() else {
+            return Ok(());
+        };
+        let now = self.state()?;
+        if now == before {
+            return Ok(());
+        }
+        let mut put_back = Vec::new();
+        let mut failed = Vec::new();
+        let names: std::collections::BTreeSet<&String> =
+            before.refs.keys().chain(now.refs.keys()).collect();
+        for name in names {
+            let (was, is) = (before.refs.get(name), now.refs.get(name));
+            if was == is {
+                continue;
+            }
+            let what = match (was, is) {
+                (Some(_), Some((object, _))) => format!("moved {name} to {}", short(object)),
+                (Some(_), None) => format!("deleted {name}"),
+                (None, _) => format!("created {name}"),
+            };
+            match self.put_back(name, was, is) {
+                Ok(()) => put_back.push(what),
+                Err(e) => failed.push(format!("{what}: {}", e.render().replace('\n', " "))),
+            }
+        }
+        if !put_back.is_empty() {
+            self.warn(format!(
+                "the agent {} in your repository; oneshot put {} back",
+                put_back.join(", "),
+                if put_back.len() == 1 { "it" } else { "them" }
+            ))?;
+        }
+        // A ref put back may be what the user's HEAD points at: compare the checkout as it
+        // is now.
+        let checkout = if put_back.is_empty() {
+            now.checkout
+        } else {
+            self.checkout()?
+        };
+        if checkout != before.checkout {
+            let (was, is) = (&before.checkout, &checkout);
+            let mut changes = Vec::new();
+            if was.head != is.head {
+                changes.push(format!(
+                    "HEAD moved ({} → {})",
+                    was.head.trim(),
+                    is.head.trim()
+                ));
+            }
+            if was.index != is.index {
+                changes.push("the index changed".to_string());
+            }
+            let files: Vec<&String> = was
+                .paths
+                .keys()
+                .chain(is.paths.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .filter(|p| was.paths.get(*p) != is.paths.get(*p))
+                .collect();
+            if !files.is_empty() {
+                let mut shown: Vec<String> =
+                    files.iter().take(10).map(|f| format!("`{f}`")).collect();
+                if files.len() > 10 {
+                    shown.push(format!("and {} more", files.len() - 10));
+                }
+                changes.push(format!("files changed: {}", shown.join(", ")));
+            }
+            self.warn(format!(
+                "your checkout {} changed during an agent session: {}. oneshot does not undo it \
+                 (it may be your own edit); check it with `git -C {} status`",
+                self.root.display(),
+                changes.join("; "),
+                self.root.display()
+            ))?;
+        }
+        // What was put back or reported is the new record: it is not reported twice.
+        *self.recorded.borrow_mut() = Some(self.state()?);
+        if !failed.is_empty() {
+            return Err(Error::git(format!(
+                "the agent changed refs of your repository that oneshot could not put back: {}",
+                failed.join("; ")
+            ))
+            .hint("put them back by hand (`git reflog` shows where they were), then resume"));
+        }
+        Ok(())
+    }
+}
+
+/// Lock files a git command of an earlier run left when it was killed (`index.lock`, most
+/// often, which blocks every later `git add`). They are stale when the run lock was free (this
+/// command holds it now: no process of an earlier run of the branch lives, since every one of
+/// them inherited that lock) and no live process has the file open; then they are removed with
+/// a notice. One that a live process holds is an error naming it.
+fn remove_stale_git_locks(ctx: &Context, git: &Git, branch: &str) -> Result<()> {
+    for name in [
+        "index.lock",
+        "HEAD.lock",
+        &format!("refs/heads/{branch}.lock"),
+    ] {
+        let path = git.git_path(name)?;
+        if !path.exists() {
+            continue;
+        }
+        let holders = local::processes_holding(&path);
+        if !holders.is_empty() {
+            return Err(Error::git(format!(
+                "{} is held by {}",
+                path.display(),
+                holders.join(", ")
+            ))
+            .hint("a git command is still running in the work tree of the branch: wait for it, or stop it, then resume"));
+        }
+        std::fs::remove_file(&path)
+            .io_context(|| format!("could not remove the stale {}", path.display()))?;
+        ctx.runner.info(&format!(
+            "Removed {}: a git command of the earlier run left it when it was stopped (no process holds it).",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 fn short(commit: &str) -> &str {

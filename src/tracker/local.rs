@@ -84,6 +84,10 @@ pub struct LocalState {
     pub pushed: bool,
     #[serde(default)]
     pub steps: Vec<StepRecord>,
+    /// What agent sessions did outside the run's branch (the user's refs, put back, and
+    /// changes to the user's checkout), for the summary and `--json`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl LocalState {
@@ -105,6 +109,7 @@ impl LocalState {
             reason: None,
             pushed: false,
             steps: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -271,63 +276,100 @@ impl PlanStore {
 }
 
 /// Held while a command works on a local run, so that two commands never implement the same
-/// branch at once; released when dropped.
+/// branch at once.
+///
+/// An OS lock (`flock`) on `<store>/lock`, so that a oneshot that was killed (even by SIGKILL)
+/// holds nothing. Its file descriptor is deliberately inherited by the programs oneshot starts
+/// (not close-on-exec): an agent still running after its oneshot was killed keeps the lock, and
+/// a second command is refused for as long as any process of the first run lives. The file
+/// holds the pid of the last command that took it, and stays (removing it would let two
+/// commands lock two different files).
 #[derive(Debug)]
 pub struct RunLock {
-    path: PathBuf,
-}
-
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+    _lock: nix::fcntl::Flock<std::fs::File>,
 }
 
 impl PlanStore {
-    /// Takes the store's lock. A lock left by a process that is gone is taken over.
+    /// Takes the store's lock, or says which processes hold it.
     pub fn lock(&self) -> Result<RunLock> {
+        use nix::fcntl::{FcntlArg, FdFlag, Flock, FlockArg, fcntl};
         let path = self.path("lock");
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut file) => {
-                    let _ = std::io::Write::write_all(
-                        &mut file,
-                        std::process::id().to_string().as_bytes(),
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .io_context(|| format!("could not open the lock {}", path.display()))?;
+        let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => lock,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                let mut holders = processes_holding(&path);
+                if holders.is_empty() {
+                    // Not Linux, or not ours to see: the pid the file names.
+                    holders.extend(
+                        std::fs::read_to_string(&path)
+                            .ok()
+                            .and_then(|t| t.trim().parse::<i32>().ok())
+                            .map(|pid| format!("process {pid}")),
                     );
-                    return Ok(RunLock { path });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<i32>().ok());
-                    let alive = holder.is_some_and(|pid| {
-                        pid > 0
-                            && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-                    });
-                    if alive {
-                        return Err(Error::input(format!(
-                            "another oneshot command (process {}) is working on {}",
-                            holder.unwrap_or_default(),
-                            self.branch
-                        ))
-                        .hint("wait for it to finish, or stop it, then try again"));
-                    }
-                    let _ = std::fs::remove_file(&path);
-                }
-                Err(e) => {
-                    return Err(e).io_context(|| format!("could not create {}", path.display()));
-                }
+                let who = if holders.is_empty() {
+                    "another process".to_string()
+                } else {
+                    holders.join(", ")
+                };
+                return Err(Error::input(format!(
+                    "another oneshot run of {} is still working: {who} holds its lock",
+                    self.branch
+                ))
+                .cause(format!("the lock is {}", path.display()))
+                .hint("an agent keeps the lock of the oneshot that started it, even after that oneshot was killed")
+                .hint("wait for it to finish, or stop it (kill PID), then try again"));
             }
-        }
-        Err(Error::internal(format!(
-            "could not take the lock {}",
-            path.display()
-        )))
+            Err((_, e)) => {
+                return Err(Error::internal(format!(
+                    "could not lock {}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        fcntl(&*lock, FcntlArg::F_SETFD(FdFlag::empty()))
+            .map_err(|e| Error::internal(format!("could not set up the lock: {e}")))?;
+        let _ = lock.set_len(0);
+        let _ = std::io::Write::write_all(&mut *lock, std::process::id().to_string().as_bytes());
+        Ok(RunLock { _lock: lock })
     }
+}
+
+/// The live processes that have `path` open (`process 123 (claude)`), from `/proc/*/fd`; empty
+/// where there is no `/proc`. Only processes of the same user can be seen, which is who runs
+/// oneshot and its agents.
+pub fn processes_holding(path: &Path) -> Vec<String> {
+    let Ok(target) = path.canonicalize() else {
+        return Vec::new();
+    };
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in procs.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == target));
+        if holds {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            found.push(format!("process {pid} ({})", comm.trim()));
+        }
+    }
+    found
 }
 
 /// The tracker on a plan store. Progress is shown by the step loop itself (on stderr); this
@@ -556,12 +598,19 @@ mod tests {
         let lock = store.lock().unwrap();
         let err = store.lock().unwrap_err();
         assert!(
-            err.message.contains("another oneshot command"),
+            err.message
+                .contains("another oneshot run of b is still working"),
             "{}",
             err.message
         );
+        assert!(
+            err.message
+                .contains(&format!("process {}", std::process::id())),
+            "the holder is named: {}",
+            err.message
+        );
         drop(lock);
-        // A lock whose process is gone (no process has a pid this large).
+        // The file names a process that is gone: the OS lock is free, so it is taken.
         std::fs::write(store.path("lock"), "2147483000").unwrap();
         let _lock = store.lock().unwrap();
     }

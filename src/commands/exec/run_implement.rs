@@ -80,6 +80,7 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
                 "`oneshot resume {pr} --from-step {k}`, or run the plan-implement workflow with `from_step: {k}`"
             )
         }),
+        watch: None,
     };
     let outcome = engine.run(&mut tracker as &mut dyn Tracker, &record, args.from_step)?;
     let mut summary =
