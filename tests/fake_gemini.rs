@@ -58,8 +58,9 @@ pub fn session(marker: &str, turns: Vec<Turn>) -> Session {
 #[derive(Debug, Clone)]
 pub enum Fault {
     None,
-    /// The first answer to turn `turn` of the first session is cut off in the middle of its
-    /// first chunk, and the connection closes.
+    /// The first request for turn `turn` of the first session is not answered: the connection
+    /// closes right after the request. (gemini 0.61 retries that; a stream cut in the middle of
+    /// an answer it does not retry, but fails the session with `[API Error: terminated]`.)
     DisconnectOnce { turn: usize },
     /// Every request of the main conversation gets this HTTP status with a Google error body.
     Status { code: u16, message: String },
@@ -206,7 +207,7 @@ fn handle(
                 && n == *turn
                 && !cut_done.swap(true, Ordering::SeqCst)
             {
-                reply.cut_at = Some(chunks[0].to_string().len() / 2);
+                reply.hang_up = true;
                 logged.cut = true;
             }
             reply

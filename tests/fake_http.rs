@@ -34,6 +34,8 @@ pub struct Reply {
     /// Send only this many bytes of the body (the declared length stays the full one), then
     /// close the connection.
     pub cut_at: Option<usize>,
+    /// Close the connection without answering at all.
+    pub hang_up: bool,
 }
 
 impl Reply {
@@ -43,6 +45,7 @@ impl Reply {
             content_type: "application/json",
             body: body.to_string().into_bytes(),
             cut_at: None,
+            hang_up: false,
         }
     }
 
@@ -52,6 +55,7 @@ impl Reply {
             content_type: "text/event-stream",
             body: body.into_bytes(),
             cut_at: None,
+            hang_up: false,
         }
     }
 }
@@ -109,6 +113,10 @@ fn serve(stream: TcpStream, handler: &dyn Fn(&Request) -> Reply) {
     };
     let reply = handler(&request);
     let mut out = stream;
+    if reply.hang_up {
+        let _ = out.shutdown(std::net::Shutdown::Both);
+        return;
+    }
     let reason = match reply.status {
         200 => "OK",
         400 => "Bad Request",
