@@ -61,9 +61,14 @@ pub enum Fault {
     /// The first request for turn `turn` of the first session is not answered: the connection
     /// closes right after the request. (gemini 0.61 retries that; a stream cut in the middle of
     /// an answer it does not retry, but fails the session with `[API Error: terminated]`.)
-    DisconnectOnce { turn: usize },
+    DisconnectOnce {
+        turn: usize,
+    },
     /// Every request of the main conversation gets this HTTP status with a Google error body.
-    Status { code: u16, message: String },
+    Status {
+        code: u16,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -173,7 +178,10 @@ fn handle(
                     vec![vec![json!({"functionCall": {"name": name, "args": args}})]]
                 }
                 Turn::Text(text) => {
-                    let half = text.char_indices().nth(text.chars().count() / 2).map_or(0, |(i, _)| i);
+                    let half = text
+                        .char_indices()
+                        .nth(text.chars().count() / 2)
+                        .map_or(0, |(i, _)| i);
                     vec![
                         vec![json!({"text": &text[..half]})],
                         vec![json!({"text": &text[half..]})],
@@ -202,7 +210,12 @@ fn handle(
             })
             .collect();
         if method == "streamGenerateContent" {
-            let mut reply = Reply::sse(chunks.iter().map(|c| format!("data: {c}\r\n\r\n")).collect());
+            let mut reply = Reply::sse(
+                chunks
+                    .iter()
+                    .map(|c| format!("data: {c}\r\n\r\n"))
+                    .collect(),
+            );
             if let (Fault::DisconnectOnce { turn }, Some((0, n))) = (fault, logged.answered)
                 && n == *turn
                 && !cut_done.swap(true, Ordering::SeqCst)
@@ -215,7 +228,12 @@ fn handle(
             // One answer: the parts of every chunk together.
             let parts: Vec<Value> = chunks
                 .iter()
-                .flat_map(|c| c["candidates"][0]["content"]["parts"].as_array().cloned().unwrap_or_default())
+                .flat_map(|c| {
+                    c["candidates"][0]["content"]["parts"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
                 .collect();
             let mut one = chunks.last().unwrap().clone();
             one["candidates"][0]["content"]["parts"] = Value::Array(parts);

@@ -72,9 +72,14 @@ pub enum Fault {
     None,
     /// The first answer to turn `turn` of the first session stops after `response.created`,
     /// and the connection closes.
-    DisconnectOnce { turn: usize },
+    DisconnectOnce {
+        turn: usize,
+    },
     /// Every answer is this HTTP status with an OpenAI error body.
-    Status { code: u16, message: String },
+    Status {
+        code: u16,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -168,9 +173,7 @@ fn handle(
             })
             .count();
         let text = body["input"].to_string();
-        let chosen = sessions
-            .iter()
-            .position(|s| text.contains(&s.marker));
+        let chosen = sessions.iter().position(|s| text.contains(&s.marker));
         let turn = chosen
             .and_then(|s| sessions[s].turns.get(n).cloned())
             .unwrap_or_else(|| Turn::Text("Done.".into()));
@@ -194,12 +197,17 @@ fn handle(
 
 /// The events of one answer.
 fn stream(turn: &Turn, id: usize) -> String {
-    let mut events = vec![json!({"type": "response.created", "response": {"id": format!("resp_{id}")}})];
+    let mut events =
+        vec![json!({"type": "response.created", "response": {"id": format!("resp_{id}")}})];
     match turn {
         Turn::Exec(code) => {
             let item = json!({"type": "custom_tool_call", "id": format!("ctc_{id}"), "call_id": format!("call_{id}"), "name": "exec", "input": code});
-            events.push(json!({"type": "response.output_item.added", "output_index": 0, "item": item}));
-            events.push(json!({"type": "response.output_item.done", "output_index": 0, "item": item}));
+            events.push(
+                json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
+            );
+            events.push(
+                json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+            );
         }
         Turn::Text(text) => {
             let msg = format!("msg_{id}");
@@ -208,10 +216,12 @@ fn stream(turn: &Turn, id: usize) -> String {
             events.push(json!({"type": "response.output_item.done", "output_index": 0, "item": {"type": "message", "id": msg, "role": "assistant", "content": [{"type": "output_text", "text": text}]}}));
         }
     }
-    events.push(json!({"type": "response.completed", "response": {"id": format!("resp_{id}"), "usage": {
+    events.push(
+        json!({"type": "response.completed", "response": {"id": format!("resp_{id}"), "usage": {
         "input_tokens": INPUT_TOKENS, "input_tokens_details": {"cached_tokens": CACHED_TOKENS},
         "output_tokens": OUTPUT_TOKENS, "output_tokens_details": {"reasoning_tokens": 20},
-        "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS}}}));
+        "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS}}}),
+    );
     events
         .iter()
         .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))

@@ -74,7 +74,10 @@ fn steps() -> Vec<Session> {
     vec![
         session(
             "implement step 1 of the plan",
-            vec![add_file("src/one.txt", "one"), Turn::Text("Wrote one.".into())],
+            vec![
+                add_file("src/one.txt", "one"),
+                Turn::Text("Wrote one.".into()),
+            ],
         ),
         // A command through codex's sandbox (bubblewrap), not only its patch tool.
         session(
@@ -107,14 +110,25 @@ fn show(out: &Output, api: &FakeOpenAi) -> String {
 
 fn run_plan(env: &TestEnv, repo: &TestRepo, args: &[&str]) -> Output {
     env.oneshot(&repo.work)
-        .args(["exec", "run-plan", "--agent", "codex", "--timeout-minutes", "3"])
+        .args([
+            "exec",
+            "run-plan",
+            "--agent",
+            "codex",
+            "--timeout-minutes",
+            "3",
+        ])
         .args(args)
         .output()
         .unwrap()
 }
 
 /// A repository with a task, an environment whose OPENAI_BASE_URL is the fake, and the fake.
-fn plan_setup(codex: &Path, sessions: Vec<Session>, fault: Fault) -> (TestEnv, TestRepo, FakeOpenAi) {
+fn plan_setup(
+    codex: &Path,
+    sessions: Vec<Session>,
+    fault: Fault,
+) -> (TestEnv, TestRepo, FakeOpenAi) {
     let mut env = env_for(codex);
     let api = FakeOpenAi::start(sessions, fault);
     env.set("OPENAI_BASE_URL", api.url.clone());
@@ -142,7 +156,13 @@ fn codex_plans_and_implements_two_steps_through_oneshot_run() {
 
     let out = env
         .oneshot(&repo.work)
-        .args(["run", "Add a greeting in two files", "--agent", "codex", "--json"])
+        .args([
+            "run",
+            "Add a greeting in two files",
+            "--agent",
+            "codex",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", show(&out, &api));
@@ -150,15 +170,33 @@ fn codex_plans_and_implements_two_steps_through_oneshot_run() {
     assert_eq!(json["completed_steps"], 2, "{json}");
     assert_eq!(json["plan_title"], "Add a greeting");
     let branch = json["branch"].as_str().unwrap();
-    let subjects = env.git(&repo.work, ["log", "--reverse", "--format=%s", &format!("main..{branch}")]);
+    let subjects = env.git(
+        &repo.work,
+        [
+            "log",
+            "--reverse",
+            "--format=%s",
+            &format!("main..{branch}"),
+        ],
+    );
     assert_eq!(subjects, "Step 1: Write one\nStep 2: Write two\n");
-    assert_eq!(env.git(&repo.work, ["show", &format!("{branch}:src/one.txt")]), "one\n");
-    assert_eq!(env.git(&repo.work, ["show", &format!("{branch}:src/two.txt")]), "two\n");
+    assert_eq!(
+        env.git(&repo.work, ["show", &format!("{branch}:src/one.txt")]),
+        "one\n"
+    );
+    assert_eq!(
+        env.git(&repo.work, ["show", &format!("{branch}:src/two.txt")]),
+        "two\n"
+    );
 
     // Each session's conversation reached its last scripted turn, on the endpoint configured.
     let answered: Vec<(usize, usize)> = api.requests().iter().filter_map(|r| r.answered).collect();
     for expected in [(0, 2), (1, 1), (2, 1)] {
-        assert!(answered.contains(&expected), "{expected:?}: {}", api.describe());
+        assert!(
+            answered.contains(&expected),
+            "{expected:?}: {}",
+            api.describe()
+        );
     }
     assert_no_token_reached(&api);
 }
@@ -175,17 +213,30 @@ fn codex_writes_a_plan_through_exec_run_plan() {
     let report = plan_report(&repo.work);
     assert_eq!(report["outcome"], "success", "{report}");
     assert_eq!(report["model"], "gpt-6.1-sol");
-    assert_eq!(report["final_text"], "Wrote the plan: Add a greeting (2 steps).");
+    assert_eq!(
+        report["final_text"],
+        "Wrote the plan: Add a greeting (2 steps)."
+    );
     // Tokens of the three answers; the model has no price in the table, so no cost.
     assert_eq!(report["input_tokens"], 3 * api::INPUT_TOKENS, "{report}");
     assert_eq!(report["output_tokens"], 3 * api::OUTPUT_TOKENS, "{report}");
     assert_eq!(report["cost_usd"], Value::Null);
-    assert_eq!(report["turns"], 3, "two file changes and the message: {report}");
+    assert_eq!(
+        report["turns"], 3,
+        "two file changes and the message: {report}"
+    );
     // The shortcut named a model of codex's catalog: codex warns about no unknown model.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("warning: Model metadata"), "{stderr}");
+    assert!(stderr.contains("tokens, cost unknown)"), "{stderr}");
     let requests = api.requests();
-    assert!(requests.iter().all(|r| r.target == "/v1/responses" && r.body["model"] == "gpt-6.1-sol"), "{}", api.describe());
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.target == "/v1/responses" && r.body["model"] == "gpt-6.1-sol"),
+        "{}",
+        api.describe()
+    );
     assert_eq!(requests[0].body["stream"], true);
     assert_no_token_reached(&api);
 }
@@ -208,20 +259,39 @@ fn codex_implements_two_steps_through_exec_run_implement() {
         .output()
         .unwrap();
     assert!(saved.status.success(), "{}", show(&saved, &api));
-    let issue = stdout_json(&saved)["issue_number"].as_u64().unwrap().to_string();
+    let issue = stdout_json(&saved)["issue_number"]
+        .as_u64()
+        .unwrap()
+        .to_string();
 
     let out = w
         .env
         .oneshot(&w.repo.work)
-        .args(["exec", "run-implement", "--agent", "codex", "--issue", &issue, "--pr", &pr.to_string()])
+        .args([
+            "exec",
+            "run-implement",
+            "--agent",
+            "codex",
+            "--issue",
+            &issue,
+            "--pr",
+            &pr.to_string(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", show(&out, &api));
     let json = stdout_json(&out);
     assert_eq!(json["completed_steps"], 2, "{json}");
     let remote = w.env.git(&w.repo.origin, ["log", "--format=%s", branch]);
-    assert!(remote.starts_with("Step 2: Write two\nStep 1: Write one\n"), "{remote}");
-    assert_eq!(w.env.git(&w.repo.origin, ["show", &format!("{branch}:src/two.txt")]), "two\n");
+    assert!(
+        remote.starts_with("Step 2: Write two\nStep 1: Write one\n"),
+        "{remote}"
+    );
+    assert_eq!(
+        w.env
+            .git(&w.repo.origin, ["show", &format!("{branch}:src/two.txt")]),
+        "two\n"
+    );
 }
 
 #[test]
@@ -235,17 +305,31 @@ fn codex_recovers_from_a_dropped_connection() {
     assert_eq!(report["error"], Value::Null);
     let requests = api.requests();
     assert!(requests.iter().any(|r| r.cut), "{}", api.describe());
-    assert_eq!(requests.iter().filter(|r| r.answered == Some((0, 1))).count(), 2, "{}", api.describe());
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.answered == Some((0, 1)))
+            .count(),
+        2,
+        "{}",
+        api.describe()
+    );
     // The retry is in the live log as a note, not as an error.
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("retrying: 1/5 (stream disconnected before completion"), "{stderr}");
+    assert!(
+        stderr.contains("retrying: 1/5 (stream disconnected before completion"),
+        "{stderr}"
+    );
     assert_eq!(repo.read(".impl/plan.md"), PLAN);
 }
 
 #[test]
 fn an_api_error_fails_the_codex_session_with_the_apis_message() {
     let Some(codex) = codex() else { return };
-    let fault = Fault::Status { code: 400, message: "fake model API says no".into() };
+    let fault = Fault::Status {
+        code: 400,
+        message: "fake model API says no".into(),
+    };
     let (env, repo, api) = plan_setup(&codex, vec![planner()], fault);
     let out = run_plan(&env, &repo, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out, &api));
@@ -253,7 +337,10 @@ fn an_api_error_fails_the_codex_session_with_the_apis_message() {
     let report = plan_report(&repo.work);
     assert_eq!(report["outcome"], "failed");
     assert_eq!(report["error"], "fake model API says no", "{report}");
-    assert!(json.to_string().contains("fake model API says no"), "{json}");
+    assert!(
+        json.to_string().contains("fake model API says no"),
+        "{json}"
+    );
 }
 
 #[test]
@@ -263,12 +350,20 @@ fn an_unreachable_api_ends_the_codex_session_with_the_cause() {
     env.set("OPENAI_BASE_URL", format!("{}/v1", unreachable_url()));
     let repo = repo_with_task(&env, "Add a greeting in two files");
     let out = run_plan(&env, &repo, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = plan_report(&repo.work);
     // Ended on the evidence, not by the 3-minute timeout.
     assert_eq!(report["outcome"], "failed", "{report}");
     let error = report["error"].as_str().unwrap();
-    assert!(error.starts_with("codex cannot reach the model API (Reconnecting... waiting for network"), "{error}");
+    assert!(
+        error.starts_with("codex cannot reach the model API (Reconnecting... waiting for network"),
+        "{error}"
+    );
     assert!(error.contains("OPENAI_BASE_URL"), "{error}");
 }
 
@@ -294,12 +389,23 @@ fn a_session_whose_commands_all_failed_in_bubblewrap_fails() {
     ]);
     let repo = repo_with_task(&env, "Add a greeting");
     let out = run_plan(&env, &repo, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = plan_report(&repo.work);
     assert_eq!(report["outcome"], "failed");
     let error = report["error"].as_str().unwrap();
-    assert!(error.starts_with("all 2 commands codex ran failed in its sandbox (bwrap: loopback"), "{error}");
-    assert!(error.contains("kernel.apparmor_restrict_unprivileged_userns=0"), "{error}");
+    assert!(
+        error.starts_with("all 2 commands codex ran failed in its sandbox (bwrap: loopback"),
+        "{error}"
+    );
+    assert!(
+        error.contains("kernel.apparmor_restrict_unprivileged_userns=0"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -312,7 +418,11 @@ fn the_codex_shortcuts_name_models_of_the_pinned_cli_catalog() {
         .env("HOME", home.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let catalog: Value = serde_json::from_slice(&out.stdout).unwrap();
     let listed: Vec<&str> = catalog["models"]
         .as_array()
@@ -330,7 +440,10 @@ fn the_codex_shortcuts_name_models_of_the_pinned_cli_catalog() {
         .collect();
     assert_eq!(table.len(), 3, "{table:?}");
     for model in table {
-        assert!(listed.contains(&model), "{model} is not in codex {CODEX_VERSION}'s catalog: {listed:?}");
+        assert!(
+            listed.contains(&model),
+            "{model} is not in codex {CODEX_VERSION}'s catalog: {listed:?}"
+        );
     }
 }
 

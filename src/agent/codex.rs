@@ -354,7 +354,9 @@ impl CodexParser {
                 self.commands += 1;
                 let output = item.aggregated_output.as_deref().unwrap_or("");
                 if item.exit_code.is_some_and(|c| c != 0)
-                    && let Some(line) = output.lines().find(|l| l.trim_start().starts_with("bwrap:"))
+                    && let Some(line) = output
+                        .lines()
+                        .find(|l| l.trim_start().starts_with("bwrap:"))
                 {
                     self.sandbox_failures += 1;
                     let line = one_line(line.trim(), SUMMARY_WIDTH);
@@ -526,7 +528,8 @@ mod tests {
     }
 
     // Lines as codex 0.169.0 printed them against the fake Responses API.
-    const STARTED: &str = r#"{"type":"thread.started","thread_id":"01a23bf5-4126-7983-9d55-e9e0575682da"}"#;
+    const STARTED: &str =
+        r#"{"type":"thread.started","thread_id":"01a23bf5-4126-7983-9d55-e9e0575682da"}"#;
     const TURN: &str = r#"{"type":"turn.started"}"#;
     const EDIT: &str = r#"{"type":"item.completed","item":{"id":"item_0","type":"file_change","changes":[{"path":"/repo/.impl/plan.md","kind":"add"}],"status":"completed"}}"#;
     const MESSAGE: &str = r#"{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"Wrote the plan."}}"#;
@@ -610,10 +613,16 @@ mod tests {
         assert_eq!(parsed.outcome, Some(Outcome::Failed));
         assert_eq!(parsed.error.as_deref(), Some("fake model API says no"));
         // A final error without turn.failed, then a non-zero exit.
-        let (parsed, _) = run(&[STARTED, r#"{"type":"error","message":"unauthorized"}"#], 1);
+        let (parsed, _) = run(
+            &[STARTED, r#"{"type":"error","message":"unauthorized"}"#],
+            1,
+        );
         assert_eq!(parsed.error.as_deref(), Some("unauthorized"));
         // An error event alone does not fail a session that exits 0.
-        let (parsed, _) = run(&[STARTED, TURN, r#"{"type":"error","message":"x"}"#, DONE], 0);
+        let (parsed, _) = run(
+            &[STARTED, TURN, r#"{"type":"error","message":"x"}"#, DONE],
+            0,
+        );
         assert_eq!(parsed.outcome, Some(Outcome::Success));
         let (parsed, _) = run(&["garbage"], 3);
         assert_eq!(parsed.error.as_deref(), Some("codex exited with code 3"));
@@ -688,7 +697,10 @@ mod tests {
         );
         // A hostile URL cannot add keys to the file.
         let config = provider_config("http://x/\"\nmodel = \"evil\\", None);
-        assert!(config.contains(r#"base_url = "http://x/\"\u000Amodel = \"evil\\""#), "{config}");
+        assert!(
+            config.contains(r#"base_url = "http://x/\"\u000Amodel = \"evil\\""#),
+            "{config}"
+        );
         assert!(!config.contains("env_key"));
     }
 

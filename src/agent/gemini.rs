@@ -29,8 +29,8 @@ use serde::Deserialize;
 
 use super::pricing;
 use super::stream::{
-    ExitInfo, LiveLine, LiveSink, MAX_FINAL_TEXT, Parsed, SUMMARY_WIDTH, StderrWatch,
-    StreamParser, cap_text, one_line, summarize_input,
+    ExitInfo, LiveLine, LiveSink, MAX_FINAL_TEXT, Parsed, SUMMARY_WIDTH, StderrWatch, StreamParser,
+    cap_text, one_line, summarize_input,
 };
 use super::{Invocation, Outcome, Phase, SessionSettings};
 use crate::error::{IoContext, Result};
@@ -153,10 +153,14 @@ const EXIT_TURN_LIMIT: i32 = 53;
 pub fn exit_code_meaning(code: i32) -> Option<&'static str> {
     Some(match code {
         1 => "a general error or an API failure",
-        41 => "no usable authentication: set GEMINI_API_KEY (or GOOGLE_API_KEY), or select an auth method in ~/.gemini/settings.json",
+        41 => {
+            "no usable authentication: set GEMINI_API_KEY (or GOOGLE_API_KEY), or select an auth method in ~/.gemini/settings.json"
+        }
         42 => "the prompt or the arguments were not accepted",
         53 => "the turn limit (model.maxSessionTurns) was reached",
-        55 => "gemini does not trust the folder it runs in (it runs with --skip-trust; a system settings file may disable that)",
+        55 => {
+            "gemini does not trust the folder it runs in (it runs with --skip-trust; a system settings file may disable that)"
+        }
         144 => "the API answered HTTP 400 (a bad request: the model name, the request or the key)",
         145 => "the API answered HTTP 401 (the key was not accepted)",
         147 => "the API answered HTTP 403 (the key may not use this model or project)",
@@ -252,7 +256,9 @@ struct ResultFacts {
     models: Vec<(String, pricing::Usage)>,
 }
 
-fn model_usages(models: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, pricing::Usage)> {
+fn model_usages(
+    models: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<(String, pricing::Usage)> {
     let count = |v: &serde_json::Value, key: &str| v[key].as_u64().unwrap_or(0);
     let mut usages: Vec<(String, pricing::Usage)> = models
         .iter()
@@ -428,7 +434,11 @@ impl StreamParser for GeminiParser {
                 (None, _, None) => "gemini was killed by a signal".into(),
             }
         });
-        let models = this.result.as_ref().map(|r| r.models.as_slice()).unwrap_or_default();
+        let models = this
+            .result
+            .as_ref()
+            .map(|r| r.models.as_slice())
+            .unwrap_or_default();
         // The models that really answered; `init` only says `auto` or the alias given.
         let model = if models.is_empty() {
             this.model
@@ -564,11 +574,16 @@ mod tests {
 
     #[test]
     fn exits_without_a_result_are_explained() {
-        for (code, meaning) in [(55, "does not trust the folder"), (41, "no usable authentication")] {
+        for (code, meaning) in [
+            (55, "does not trust the folder"),
+            (41, "no usable authentication"),
+        ] {
             let (parsed, _) = run(&[], code);
             let error = parsed.error.unwrap();
             assert!(
-                error.starts_with(&format!("gemini ended without a result event (gemini exited with code {code}: ")),
+                error.starts_with(&format!(
+                    "gemini ended without a result event (gemini exited with code {code}: "
+                )),
                 "{error}"
             );
             assert!(error.contains(meaning), "{error}");
@@ -582,10 +597,15 @@ mod tests {
         let second = "Attempt 2 failed. Retrying with backoff... Error: exception TypeError: fetch failed sending request";
         assert_eq!(unreachable_attempt(first), None);
         let reason = unreachable_attempt(second).unwrap();
-        assert!(reason.starts_with("gemini cannot reach the model API (Attempt 2 failed."), "{reason}");
+        assert!(
+            reason.starts_with("gemini cannot reach the model API (Attempt 2 failed."),
+            "{reason}"
+        );
         // An API that answers with an error is not unreachable: gemini decides on its own.
         assert_eq!(
-            unreachable_attempt("Attempt 3 failed with status 500. Retrying with backoff... _ApiError: {}"),
+            unreachable_attempt(
+                "Attempt 3 failed with status 500. Retrying with backoff... _ApiError: {}"
+            ),
             None
         );
     }
@@ -598,7 +618,12 @@ mod tests {
         assert_eq!(merged["ui"]["theme"], "x");
         assert_eq!(merged["security"]["folderTrust"]["enabled"], true);
         assert_eq!(merged["security"]["auth"]["selectedType"], "gemini-api-key");
-        for broken in [None, Some("// comments\n{"), Some("[1]"), Some(r#"{"security":3}"#)] {
+        for broken in [
+            None,
+            Some("// comments\n{"),
+            Some("[1]"),
+            Some(r#"{"security":3}"#),
+        ] {
             assert_eq!(
                 endpoint_settings(broken)["security"]["auth"]["selectedType"],
                 "gemini-api-key",
@@ -630,12 +655,22 @@ mod tests {
         let text = std::fs::read_to_string(Path::new(dir).join(".gemini/settings.json")).unwrap();
         let settings: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(settings["general"]["vimMode"], true);
-        assert_eq!(settings["security"]["auth"]["selectedType"], "gemini-api-key");
+        assert_eq!(
+            settings["security"]["auth"]["selectedType"],
+            "gemini-api-key"
+        );
         assert_eq!(
             std::fs::read_to_string(&user).unwrap(),
             r#"{"general":{"vimMode":true}}"#
         );
-        let none = invocation(Phase::Plan, &SessionSettings::default(), "p", Path::new("/r"), &[]).unwrap();
+        let none = invocation(
+            Phase::Plan,
+            &SessionSettings::default(),
+            "p",
+            Path::new("/r"),
+            &[],
+        )
+        .unwrap();
         assert!(none.env.is_empty() && none.prepared.is_none());
     }
 
