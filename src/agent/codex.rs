@@ -121,10 +121,23 @@ pub(super) fn invocation(
     let mut env = Vec::new();
     let mut prepared = None;
     if let Some(base_url) = parent_var(parent, "OPENAI_BASE_URL") {
+        // Under the user's cache rather than the temp directory, where codex refuses to put
+        // the helper programs it adds to PATH (apply_patch and others).
+        let cache = parent_var(parent, "XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| parent_var(parent, "HOME").map(|h| Path::new(h).join(".cache")))
+            .map(|dir| dir.join("oneshot"))
+            .filter(|dir| std::fs::create_dir_all(dir).is_ok())
+            .unwrap_or_else(std::env::temp_dir);
         let home = tempfile::Builder::new()
-            .prefix("oneshot-codex-home-")
-            .tempdir()
-            .io_context(|| "could not create a CODEX_HOME for the codex session".to_string())?;
+            .prefix("codex-home-")
+            .tempdir_in(&cache)
+            .io_context(|| {
+                format!(
+                    "could not create a CODEX_HOME for the codex session in {}",
+                    cache.display()
+                )
+            })?;
         let key = parent_var(parent, "OPENAI_API_KEY").map(|_| "OPENAI_API_KEY");
         let config = home.path().join("config.toml");
         std::fs::write(&config, provider_config(base_url, key))
