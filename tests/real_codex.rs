@@ -205,7 +205,7 @@ fn codex_plans_and_implements_two_steps_through_oneshot_run() {
 fn codex_writes_a_plan_through_exec_run_plan() {
     let Some(codex) = codex() else { return };
     let (env, repo, api) = plan_setup(&codex, vec![planner()], Fault::None);
-    let out = run_plan(&env, &repo, &["--model", "s"]);
+    let out = run_plan(&env, &repo, &["--model", "s", "--budget-usd", "2"]);
     assert!(out.status.success(), "{}", show(&out, &api));
     assert_eq!(stdout_json(&out)["plan_success"], true);
     assert_eq!(repo.read(".impl/plan.md"), PLAN);
@@ -229,6 +229,17 @@ fn codex_writes_a_plan_through_exec_run_plan() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("warning: Model metadata"), "{stderr}");
     assert!(stderr.contains("tokens, cost unknown)"), "{stderr}");
+    assert!(
+        stderr.contains("note: codex has no budget limit and the price of gpt-6.1-sol is not known to oneshot, so the budget cannot be enforced"),
+        "{stderr}"
+    );
+    assert_eq!(
+        report["notes"][0]
+            .as_str()
+            .map(|n| n.contains("cannot be enforced")),
+        Some(true),
+        "{report}"
+    );
     let requests = api.requests();
     assert!(
         requests
