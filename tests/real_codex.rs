@@ -467,3 +467,62 @@ fn the_install_script_pins_the_same_codex_and_gemini_versions() {
         crate::real_gemini::GEMINI_CLI_VERSION
     )));
 }
+
+/// The verdict that ends a session does not depend on the real CLIs being installed: a fake
+/// codex that says it cannot reach the network twice and then hangs is ended with the cause,
+/// long before its timeout; a fake gemini that says so on stderr too.
+#[test]
+fn agents_that_retry_an_unreachable_api_forever_are_ended_with_the_cause() {
+    let offline = json!({"emit": {"type": "error", "message": "Reconnecting... waiting for network (Connection failed: error sending request)"}});
+    for (agent, steps, expected) in [
+        (
+            "codex",
+            vec![
+                json!({"emit": {"type": "thread.started", "thread_id": "t"}}),
+                json!({"emit": {"type": "turn.started"}}),
+                offline.clone(),
+                offline.clone(),
+            ],
+            "codex cannot reach the model API (Reconnecting... waiting for network",
+        ),
+        (
+            "gemini",
+            vec![
+                json!({"emit": {"type": "init", "session_id": "s", "model": "auto"}}),
+                json!({"stderr": "Attempt 1 failed. Retrying with backoff... Error: exception TypeError: fetch failed sending request"}),
+                json!({"stderr": "Attempt 2 failed. Retrying with backoff... Error: exception TypeError: fetch failed sending request"}),
+            ],
+            "gemini cannot reach the model API (Attempt 2 failed.",
+        ),
+    ] {
+        let mut env = TestEnv::new();
+        let fake = FakeAgent::install(&mut env, agent);
+        let mut steps = steps;
+        steps.push(json!({"sleep_ms": 600_000}));
+        fake.script(steps);
+        let repo = repo_with_task(&env, "Add a greeting");
+        let out = env
+            .oneshot(&repo.work)
+            .args([
+                "exec",
+                "run-plan",
+                "--agent",
+                agent,
+                "--timeout-minutes",
+                "10",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{agent}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = plan_report(&repo.work);
+        assert_eq!(report["outcome"], "failed", "{agent}: {report}");
+        let error = report["error"].as_str().unwrap();
+        assert!(error.starts_with(expected), "{agent}: {error}");
+        assert_eq!(report["signal"], 15, "ended by oneshot's SIGTERM: {report}");
+    }
+}
