@@ -132,6 +132,8 @@ pub(super) fn invocation(
         stdin: Some(prompt.as_bytes().to_vec()),
         parser: Box::new(ClaudeParser::new(workdir)),
         notes: Vec::new(),
+        env: Vec::new(),
+        prepared: None,
     }
 }
 

@@ -50,6 +50,8 @@ pub(super) fn invocation(
         stdin: (!uses_file).then(|| prompt.as_bytes().to_vec()),
         parser: Box::new(CommandParser::new(program)),
         notes,
+        env: Vec::new(),
+        prepared: None,
     }
 }
 

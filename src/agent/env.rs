@@ -118,19 +118,25 @@ const CLAUDE_VERTEX: &[Rule] = &[
     Exact("GOOGLE_CLOUD_PROJECT"),
 ];
 
+/// Codex: its key and its own settings. Not `OPENAI_BASE_URL`, which codex 0.169 ignores:
+/// oneshot turns it into a `CODEX_HOME` of the session's own (see `codex.rs`).
 const CODEX: &[Rule] = &[
     Exact("OPENAI_API_KEY"),
-    Exact("OPENAI_BASE_URL"),
     Exact("OPENAI_ORGANIZATION"),
     Exact("OPENAI_PROJECT"),
     Prefix("CODEX_"),
 ];
 
+/// Gemini CLI: its key and settings (`GEMINI_*`, e.g. `GEMINI_API_KEY`, `GEMINI_CLI_HOME`), the
+/// Google API settings, and the endpoints of a gateway or proxy.
 const GEMINI: &[Rule] = &[
     Prefix("GEMINI_"),
     Exact("GOOGLE_API_KEY"),
     Exact("GOOGLE_GENAI_USE_VERTEXAI"),
     Exact("GOOGLE_GENAI_USE_GCA"),
+    Exact("GOOGLE_GENAI_API_VERSION"),
+    Exact("GOOGLE_GEMINI_BASE_URL"),
+    Exact("GOOGLE_VERTEX_BASE_URL"),
     Exact("GOOGLE_CLOUD_PROJECT"),
     Exact("GOOGLE_CLOUD_LOCATION"),
     Exact("GOOGLE_APPLICATION_CREDENTIALS"),
@@ -298,6 +304,11 @@ mod tests {
         ("IS_SANDBOX", "1"),
         ("OPENAI_API_KEY", "sk-openai"),
         ("GEMINI_API_KEY", "gem"),
+        ("OPENAI_BASE_URL", "http://127.0.0.1:2/v1"),
+        ("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:3"),
+        ("GOOGLE_VERTEX_BASE_URL", "http://127.0.0.1:4"),
+        ("GOOGLE_CLOUD_PROJECT", "p"),
+        ("GOOGLE_GENAI_API_VERSION", "v1"),
         ("AWS_SECRET_ACCESS_KEY", "aws"),
         ("SOME_RANDOM_VAR", "x"),
         ("CARGO_HOME", "/c"),
@@ -334,8 +345,21 @@ mod tests {
         assert!(!codex.iter().any(|n| n.starts_with("ANTHROPIC")
             || n.starts_with("GEMINI")
             || n.starts_with("CLAUDE")));
+        assert!(
+            !codex.contains(&"OPENAI_BASE_URL".to_string()),
+            "codex ignores it; oneshot writes a CODEX_HOME instead"
+        );
         let gemini = names(&scrubbed(&AgentSpec::Gemini, &parent(EVERYTHING), &[]));
         assert!(gemini.contains(&"GEMINI_API_KEY".to_string()));
+        for endpoint in [
+            "GOOGLE_GEMINI_BASE_URL",
+            "GOOGLE_VERTEX_BASE_URL",
+            "GOOGLE_CLOUD_PROJECT",
+            "GOOGLE_GENAI_API_VERSION",
+        ] {
+            assert!(gemini.contains(&endpoint.to_string()), "{endpoint}");
+            assert!(!codex.contains(&endpoint.to_string()), "{endpoint}");
+        }
         assert!(
             !gemini
                 .iter()

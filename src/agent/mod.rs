@@ -13,6 +13,7 @@ mod command;
 pub mod env;
 mod gemini;
 mod json;
+pub mod pricing;
 pub mod process;
 pub mod prompts;
 mod spec;
@@ -200,24 +201,34 @@ pub(crate) struct Invocation {
     pub args: Vec<String>,
     pub stdin: Option<Vec<u8>>,
     pub parser: Box<dyn stream::StreamParser>,
-    /// Settings this agent cannot apply.
+    /// Settings this agent cannot apply, and what oneshot prepared for it.
     pub notes: Vec<String>,
+    /// Variables set for this session on top of the scrubbed environment (they win), e.g. a
+    /// `CODEX_HOME` oneshot prepared.
+    pub env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    /// Files prepared for the session (a private CODEX_HOME or gemini home), removed when the
+    /// invocation is dropped, after the session.
+    pub prepared: Option<tempfile::TempDir>,
 }
 
+/// What the adapter starts. `parent` is the environment oneshot inherited (from
+/// [`crate::config::inherited_environment`]): an adapter reads the endpoint settings the user
+/// gave there.
 fn invocation(
     settings: &SessionSettings,
     request: &SessionRequest,
     prompt_file: &Path,
-) -> Invocation {
+    parent: &[(std::ffi::OsString, std::ffi::OsString)],
+) -> Result<Invocation> {
     let (phase, prompt, dir) = (request.phase, request.prompt, request.workdir);
-    match &settings.agent {
+    Ok(match &settings.agent {
         AgentSpec::Claude => claude::invocation(phase, settings, prompt, dir),
-        AgentSpec::Codex => codex::invocation(phase, settings, prompt, dir),
-        AgentSpec::Gemini => gemini::invocation(phase, settings, prompt, dir),
+        AgentSpec::Codex => codex::invocation(phase, settings, prompt, dir, parent)?,
+        AgentSpec::Gemini => gemini::invocation(phase, settings, prompt, dir, parent)?,
         AgentSpec::Command { program, args } => {
             command::invocation(program, args, phase, settings, prompt, prompt_file)
         }
-    }
+    })
 }
 
 /// What to do when the agent program is missing.
@@ -267,11 +278,15 @@ pub fn run(
         .io_context(|| format!("could not write {}", prompt_file.display()))?;
     let transcript = request.run_dir.join(format!("{}.jsonl", request.run_name));
 
-    let invocation = invocation(settings, request, &prompt_file);
     // The parent's environment is read here only to choose what the agent inherits; see
     // `env` for the allow-list.
     let parent = crate::config::inherited_environment();
-    let env = env::scrubbed(&settings.agent, &parent, &settings.extra_env);
+    let mut invocation = invocation(settings, request, &prompt_file, &parent)?;
+    let mut env = env::scrubbed(&settings.agent, &parent, &settings.extra_env);
+    for (key, value) in std::mem::take(&mut invocation.env) {
+        env.retain(|(k, _)| *k != key);
+        env.push((key, value));
+    }
     let path = env
         .iter()
         .find(|(k, _)| k == "PATH")
@@ -316,6 +331,8 @@ pub fn run(
         report.transcript.as_deref().unwrap_or("none")
     ));
 
+    // Kept until the session has ended; dropping it removes what was prepared.
+    let _prepared = invocation.prepared.take();
     let launch = process::Launch {
         program,
         args: invocation.args,
@@ -358,6 +375,8 @@ pub fn run(
             Outcome::Interrupted,
             Some(format!("oneshot received {signal} and ended the agent")),
         )
+    } else if let Some(reason) = done.stopped {
+        (Outcome::Failed, Some(reason))
     } else if done.timed_out {
         (
             Outcome::TimedOut,
@@ -462,10 +481,12 @@ impl SessionReport {
             (None, None) => "–".to_string(),
             (i, o) => format!("{} / {}", opt_thousands(i), opt_thousands(o)),
         };
-        let cost = self
-            .cost_usd
-            .map(|c| format!("${c:.2}"))
-            .unwrap_or_else(|| "–".into());
+        // Tokens without a cost: the model's price is not known (see `pricing`).
+        let cost = match (self.cost_usd, self.input_tokens.or(self.output_tokens)) {
+            (Some(c), _) => format!("${c:.2}"),
+            (None, Some(_)) => "unknown".into(),
+            (None, None) => "–".into(),
+        };
         let turns = self
             .turns
             .map(|t| t.to_string())
@@ -598,6 +619,18 @@ mod tests {
              \n**Why:** API Error: 500 \\| overloaded\n\
              \nPermission denials: 1\n- `Write` README.md\n"
         );
+    }
+
+    #[test]
+    fn tokens_without_a_price_say_the_cost_is_unknown() {
+        let mut r = report(Outcome::Success);
+        r.agent = "codex".into();
+        r.cost_usd = None;
+        let md = r.summary_markdown("Planning session");
+        assert!(md.contains("| 45,120 / 3,210 | unknown |"), "{md}");
+        r.input_tokens = None;
+        r.output_tokens = None;
+        assert!(r.summary_markdown("x").contains("| – | – |"));
     }
 
     #[test]

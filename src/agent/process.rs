@@ -28,7 +28,7 @@ use nix::unistd::Pid;
 
 use super::stream::{
     ExitInfo, LineSplitter, LiveBudget, LiveLine, LiveSink, MAX_LINE, OutputStats, Parsed,
-    StreamParser, trim_newline,
+    StderrWatch, StreamParser, trim_newline,
 };
 
 /// The transcript stops growing here (a note says so at its end); the live log and parsing
@@ -77,6 +77,8 @@ pub struct Supervised {
     pub timed_out: bool,
     /// The signal oneshot received and passed on to the agent.
     pub interrupted: Option<Signal>,
+    /// Why the agent was ended on its parser's verdict ([`StreamParser::stop_reason`]).
+    pub stopped: Option<String>,
     /// `None` when stdout never closed (a process outside the group held it).
     pub parsed: Option<Parsed>,
     pub stats: OutputStats,
@@ -91,6 +93,8 @@ enum Msg {
     Stdout(Box<dyn StreamParser>, OutputStats, Option<String>),
     Stderr(String),
     Signal(Signal),
+    /// The parser's verdict: end the session, for this reason.
+    Stop(String),
 }
 
 /// Runs the agent to its end and reports. `live` receives the live-log lines, on the calling
@@ -141,6 +145,7 @@ pub fn supervise(launch: Launch, live: &mut dyn FnMut(&str)) -> Supervised {
                 duration: started_at.elapsed(),
                 timed_out: false,
                 interrupted: None,
+                stopped: None,
                 parsed: None,
                 stats: OutputStats::default(),
                 stderr_tail: String::new(),
@@ -164,15 +169,16 @@ pub fn supervise(launch: Launch, live: &mut dyn FnMut(&str)) -> Supervised {
     }
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
+    let mut parser = launch.parser;
+    let stderr_watch = parser.stderr_watch();
     {
         let tx = tx.clone();
-        let parser = launch.parser;
         thread::spawn(move || read_stdout(stdout, transcript, parser, tx));
     }
     {
         let tx = tx.clone();
         thread::spawn(move || {
-            let tail = drain_stderr(stderr);
+            let tail = drain_stderr(stderr, stderr_watch, &tx);
             let _ = tx.send(Msg::Stderr(tail));
         });
     }
@@ -195,6 +201,7 @@ pub fn supervise(launch: Launch, live: &mut dyn FnMut(&str)) -> Supervised {
         stderr: None,
         timed_out: false,
         interrupted: None,
+        stopped: None,
         term_at: None,
         kill_at: None,
         group_gone_at: None,
@@ -228,6 +235,7 @@ pub fn supervise(launch: Launch, live: &mut dyn FnMut(&str)) -> Supervised {
         duration,
         timed_out: state.timed_out,
         interrupted: state.interrupted,
+        stopped: state.stopped.take(),
         parsed,
         stats,
         stderr_tail: state.stderr.take().unwrap_or_default(),
@@ -246,6 +254,7 @@ struct Watch {
     stderr: Option<String>,
     timed_out: bool,
     interrupted: Option<Signal>,
+    stopped: Option<String>,
     term_at: Option<Instant>,
     kill_at: Option<Instant>,
     group_gone_at: Option<Instant>,
@@ -358,6 +367,18 @@ impl Watch {
                 self.stdout = Some((parser, stats));
             }
             Msg::Stderr(tail) => self.stderr = Some(tail),
+            Msg::Stop(reason) => {
+                if self.exit.is_none()
+                    && self.term_at.is_none()
+                    && self.stopped.is_none()
+                    && !self.timed_out
+                    && self.interrupted.is_none()
+                {
+                    live(&format!("note: ending the agent: {reason}"));
+                    self.stopped = Some(reason);
+                    self.signal(Signal::SIGTERM, Instant::now());
+                }
+            }
             Msg::Signal(signal) => {
                 if self.interrupted.is_none() {
                     self.interrupted = Some(signal);
@@ -594,6 +615,7 @@ fn read_stdout(
     let mut budget = LiveBudget::default();
     let mut read_error = None;
     let mut bytes = 0u64;
+    let mut stop_asked = false;
     {
         let mut sink = ChannelSink {
             budget: &mut budget,
@@ -610,6 +632,10 @@ fn read_stdout(
             }
             if !parser.line(content, cut, &mut sink) {
                 stats.unparsed_lines += 1;
+            }
+            if !stop_asked && let Some(reason) = parser.stop_reason() {
+                stop_asked = true;
+                let _ = tx.send(Msg::Stop(reason));
             }
         };
         loop {
@@ -643,14 +669,27 @@ fn read_stdout(
     let _ = tx.send(Msg::Stdout(parser, stats, read_error));
 }
 
-fn drain_stderr(stderr: impl Read) -> String {
+/// The longest stderr line a [`StderrWatch`] sees.
+const STDERR_WATCH_LINE: usize = 4096;
+
+fn drain_stderr(stderr: impl Read, mut watch: Option<StderrWatch>, tx: &Sender<Msg>) -> String {
     let mut reader = stderr;
     let mut tail: Vec<u8> = Vec::with_capacity(STDERR_TAIL * 2);
     let mut chunk = [0u8; 8192];
+    let mut splitter = LineSplitter::new(STDERR_WATCH_LINE);
+    let mut on_line = |line: &[u8], _cut: bool| {
+        if let Some(check) = watch.as_mut()
+            && let Some(reason) = check(&String::from_utf8_lossy(trim_newline(line)))
+        {
+            let _ = tx.send(Msg::Stop(reason));
+            watch = None;
+        }
+    };
     loop {
         match reader.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {
+                splitter.feed(&chunk[..n], &mut on_line);
                 tail.extend_from_slice(&chunk[..n]);
                 if tail.len() > STDERR_TAIL * 2 {
                     tail.drain(..tail.len() - STDERR_TAIL);

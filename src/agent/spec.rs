@@ -130,12 +130,14 @@ pub enum ModelTier {
 
 /// The one table from shortcut to each agent's model name. Claude Code and Gemini CLI accept
 /// aliases that always mean their newest model of that size, so those are used; Codex takes
-/// concrete names.
+/// concrete names, which must be in the model catalog of the pinned codex (0.169.0: `codex
+/// debug models --bundled`), or codex falls back to generic metadata and loses tools. Small is
+/// its "fast and affordable" model, medium its default workhorse, large its "frontier" one.
 pub const MODEL_TABLE: &[(ModelTier, &str, &str, &str)] = &[
     // tier,            claude,   codex,          gemini
-    (ModelTier::Small, "haiku", "gpt-5.4-mini", "flash-lite"),
-    (ModelTier::Medium, "sonnet", "gpt-5.4", "flash"),
-    (ModelTier::Large, "opus", "gpt-5.5", "pro"),
+    (ModelTier::Small, "haiku", "gpt-6-luna", "flash-lite"),
+    (ModelTier::Medium, "sonnet", "gpt-6.1-sol", "flash"),
+    (ModelTier::Large, "opus", "gpt-6-astra", "pro"),
 ];
 
 impl ModelTier {
@@ -232,8 +234,9 @@ mod tests {
             (AgentSpec::Claude, "h", "haiku"),
             (AgentSpec::Claude, "SONNET", "sonnet"),
             (AgentSpec::Claude, "O", "opus"),
-            (AgentSpec::Codex, "s", "gpt-5.4"),
-            (AgentSpec::Codex, "opus", "gpt-5.5"),
+            (AgentSpec::Codex, "h", "gpt-6-luna"),
+            (AgentSpec::Codex, "s", "gpt-6.1-sol"),
+            (AgentSpec::Codex, "opus", "gpt-6-astra"),
             (AgentSpec::Gemini, "Haiku", "flash-lite"),
             (AgentSpec::Gemini, "o", "pro"),
         ];

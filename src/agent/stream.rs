@@ -80,7 +80,25 @@ pub trait StreamParser: Send {
     /// whether the line was an event the parser could read.
     fn line(&mut self, line: &[u8], cut: bool, live: &mut dyn LiveSink) -> bool;
     fn finish(self: Box<Self>, exit: ExitInfo) -> Parsed;
+
+    /// The parser's verdict, asked after every line: `Some(why)` when the output shows that the
+    /// session cannot succeed although the agent goes on (it retries an API it cannot reach
+    /// without end). The supervisor then ends the agent and reports `why` as the failure.
+    fn stop_reason(&mut self) -> Option<String> {
+        None
+    }
+
+    /// A watcher of the agent's stderr lines, for agents that report some failures only
+    /// there; it gives a stop reason as [`StreamParser::stop_reason`] does. Taken once, before
+    /// the agent starts.
+    fn stderr_watch(&mut self) -> Option<StderrWatch> {
+        None
+    }
 }
+
+/// Sees each stderr line of the agent (without its newline, cut at 4 KiB); `Some(why)` asks
+/// the supervisor to end the session.
+pub type StderrWatch = Box<dyn FnMut(&str) -> Option<String> + Send>;
 
 /// Counts of what the output contained, for the report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -294,8 +294,11 @@ fn finish_line(report: &SessionReport) -> String {
             agent::thousands(o)
         ));
     }
-    if let Some(cost) = report.cost_usd {
-        facts.push(format!("${cost:.2}"));
+    match (report.cost_usd, report.input_tokens) {
+        (Some(cost), _) => facts.push(format!("${cost:.2}")),
+        // The agent does not say, and the model's price is not known (agent::pricing).
+        (None, Some(_)) => facts.push("cost unknown".into()),
+        (None, None) => {}
     }
     let facts = if facts.is_empty() {
         String::new()
