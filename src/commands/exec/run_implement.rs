@@ -63,9 +63,9 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
     let engine = Engine {
         runner: ctx.runner,
         ws: &ws,
-        git: gh.authenticated_git(&ws.git),
+        git: ws.git.clone(),
         branch,
-        remote: "origin".into(),
+        remote: gh.authenticated_remote(&ws.git, "origin"),
         push: true,
         session,
         verify_command: settings.verify.command.clone(),
