@@ -10,6 +10,8 @@ mod e2e_workflows;
 mod exec_steps;
 mod fake_anthropic;
 mod fake_github_selftest;
+mod hostile_git;
+mod hostile_processes;
 mod implement;
 mod init;
 mod local_run;
