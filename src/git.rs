@@ -803,16 +803,16 @@ fn read_user_settings(dir: &Path) -> Option<Vec<(String, String)>> {
     Some(parse_user_settings(&String::from_utf8_lossy(&out.stdout)))
 }
 
-/// Picks the kept settings from `git config --list --show-scope -z` (`scope\tkey\nvalue\0`).
-/// A key the repository sets itself is left to the repository: settings given through the
-/// environment would otherwise override it.
+/// Picks the kept settings from `git config --list --show-scope -z`: `scope NUL key LF value
+/// NUL` for each entry. A key the repository sets itself is left to the repository: settings
+/// given through the environment would otherwise override it.
 fn parse_user_settings(text: &str) -> Vec<(String, String)> {
-    let entries: Vec<(&str, String, &str)> = text
-        .split('\0')
-        .filter_map(|entry| {
-            let (scope, rest) = entry.split_once('\t')?;
-            let (key, value) = rest.split_once('\n').unwrap_or((rest, ""));
-            Some((scope, key.to_ascii_lowercase(), value))
+    let fields: Vec<&str> = text.split('\0').collect();
+    let entries: Vec<(&str, String, &str)> = fields
+        .chunks_exact(2)
+        .map(|pair| {
+            let (key, value) = pair[1].split_once('\n').unwrap_or((pair[1], ""));
+            (pair[0], key.to_ascii_lowercase(), value)
         })
         .collect();
     let repository_sets = |key: &str| {
@@ -903,6 +903,38 @@ mod tests {
         assert_eq!(parse_ls_remote_symref("0123\tHEAD\n"), None);
         assert_eq!(parse_ls_remote_symref("ref: refs/tags/v1\tHEAD\n"), None);
         assert_eq!(parse_ls_remote_symref(""), None);
+    }
+
+    #[test]
+    fn only_data_settings_and_the_exact_lfs_filter_pass_from_the_user_config() {
+        let listed = [
+            ("system", "safe.directory\n/srv/repo"),
+            ("global", "user.name\nAda"),
+            ("global", "user.email\nada@example.com"),
+            ("global", "filter.lfs.clean\ngit-lfs clean -- %f"),
+            ("global", "filter.lfs.process\n/tmp/evil filter-process"),
+            ("global", "filter.x.clean\n/tmp/evil"),
+            ("global", "core.sshCommand\n/tmp/evil"),
+            ("global", "credential.helper\n!/tmp/evil"),
+            ("global", "include.path\n/tmp/evil.inc"),
+            ("global", "core.excludesFile\n/home/ada/.gitignore"),
+            ("local", "core.excludesfile\n.git/ignore"),
+            ("local", "filter.lfs.smudge\ngit-lfs smudge -- %f"),
+        ]
+        .iter()
+        .map(|(scope, entry)| format!("{scope}\0{entry}\0"))
+        .collect::<String>();
+        assert_eq!(
+            parse_user_settings(&listed),
+            [
+                ("safe.directory", "/srv/repo"),
+                ("user.name", "Ada"),
+                ("user.email", "ada@example.com"),
+                ("filter.lfs.clean", "git-lfs clean -- %f"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert!(parse_user_settings("").is_empty());
     }
 
     #[test]

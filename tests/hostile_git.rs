@@ -176,7 +176,8 @@ fn recorder(path: &Path, log: &Path) {
 
 /// The first session: plants the programs, writes a file of each kind the attributes name, and
 /// starts a watcher that copies every environment it can read (the check command starts it
-/// again after every session, to be running when oneshot pushes).
+/// again after every session, to be running when oneshot pushes). It reads the processes that
+/// work in the job's checkout: other tests run as the same user with the same fake token.
 fn hostile_session(rec: &Path, watch_log: &Path) -> Vec<Value> {
     let rec = rec.display();
     let watch = watch_log.display();
@@ -236,8 +237,11 @@ while [ "$p" -gt 1 ]; do
   tr '\0' '\n' < /proc/$p/environ >> "{watch}" 2>/dev/null || echo "unreadable: $p" >> "{watch}"
   p=$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f2)
 done
-cat > .watcher.sh <<'EOF'
-while :; do for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr "\0" "\n" < "$f"; done >> "{watch}" 2>/dev/null; done
+cat > .watcher.sh <<EOF
+JOB="$PWD"
+EOF
+cat >> .watcher.sh <<'EOF'
+while :; do for d in /proc/[0-9]*; do case "$(readlink $d/cwd)" in "$JOB"*) tr "\0" "\n" < $d/environ; tr "\0" "\n" < $d/cmdline;; esac; done >> "{watch}" 2>/dev/null; done
 EOF
 setsid sh .watcher.sh < /dev/null > /dev/null 2>&1 &
 "#
@@ -370,4 +374,59 @@ fn a_hostile_agent_s_programs_never_see_the_token_and_the_push_still_works() {
     ] {
         assert!(armed.contains(trap), "{trap} did not run:\n{armed}");
     }
+}
+
+/// Git LFS keeps its filter in the global config, which oneshot's git does not read: the exact
+/// filter `git lfs install` writes is passed on, so a step's new LFS file is committed as a
+/// pointer, not as its content.
+#[test]
+fn a_git_lfs_repository_gets_pointers_in_its_step_commits() {
+    let Ok(git_lfs) = which::which("git-lfs") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "git-lfs is not installed (apt-get install git-lfs)"
+        );
+        eprintln!("skipped: git-lfs is not installed");
+        return;
+    };
+    let mut job = ImplementJob::new();
+    job.w.env.unset("GIT_CONFIG_GLOBAL");
+    job.w.env.unset("GIT_CONFIG_NOSYSTEM");
+    let installed = Command::new(&git_lfs)
+        .arg("install")
+        .current_dir(&job.w.env.home)
+        .env_clear()
+        .envs(job.w.env.vars())
+        .output()
+        .unwrap();
+    assert!(installed.status.success(), "{installed:?}");
+    std::fs::write(
+        job.dir.join(".gitattributes"),
+        "*.bin filter=lfs diff=lfs merge=lfs -text\n",
+    )
+    .unwrap();
+    job.git(&job.dir, &["add", ".gitattributes"]);
+    job.git(
+        &job.dir,
+        &["commit", "--quiet", "-m", "Track .bin files with LFS"],
+    );
+    job.git(&job.dir, &["push", "--quiet", "origin", BRANCH]);
+    job.agent
+        .script_for(1, session("assets/big.bin", "a large binary payload\n"));
+    job.agent
+        .script_for(2, session("src/step2.txt", "step 2\n"));
+    job.agent
+        .script_for(3, session("src/step3.txt", "step 3\n"));
+    job.give_to_job_user();
+
+    let out = succeeded(job.run_implement().output().unwrap());
+    assert_eq!(out["completed_steps"], 3);
+    let committed = job.git(
+        &job.w.repo.origin,
+        &["show", &format!("{BRANCH}~2:assets/big.bin")],
+    );
+    assert!(
+        committed.starts_with("version https://git-lfs.github.com/spec/v1\n"),
+        "the step committed the content, not an LFS pointer:\n{committed}"
+    );
 }

@@ -796,3 +796,17 @@ pub fn find_program(program: &str, path: &OsString, workdir: &Path) -> Result<Pa
     which::which_in(program, Some(path), workdir)
         .map_err(|e| format!("{program} was not found on PATH ({e})"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_command_names_parse() {
+        let p = parse_stat(42, "42 (a) b (c)) S 7 42 42 0 -1").unwrap();
+        assert_eq!((p.pid.as_raw(), p.ppid, p.zombie), (42, 7, false));
+        let z = parse_stat(43, "43 (sleep) Z 1 43 43 0 -1").unwrap();
+        assert!(z.zombie);
+        assert!(parse_stat(44, "44 (truncated").is_none());
+    }
+}
