@@ -1,7 +1,7 @@
 //! Issue 12, finding 2: an agent that leaves processes behind — in a new session (`setsid`),
 //! after a double fork, in a process group of its own, one that ignores SIGTERM — has none of
 //! them alive once the step is over, whether the session ends by itself or oneshot is stopped
-//! with SIGTERM in the middle of it.
+//! with SIGTERM in the middle of it; nor does what the check command (the agent's code) leaves.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -93,10 +93,38 @@ fn escaping_session(pids: &Path, then: Vec<Value>) -> Vec<Value> {
     steps
 }
 
+/// The check command runs the agent's code after each session: what it leaves running.
+fn escaping_check(job: &mut ImplementJob, pids: &Path) {
+    job.w.env.set(
+        "ONESHOT_VERIFY_COMMAND",
+        format!(
+            "setsid sh -c 'echo $$ > \"{}/check-$$.pid\"; exec sleep 600' < /dev/null > /dev/null 2>&1 & true",
+            pids.display()
+        ),
+    );
+}
+
+/// The pids the check's escapees wrote.
+fn check_pids(pids: &Path) -> Vec<(String, i32)> {
+    std::fs::read_dir(pids)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let pid = name
+                .strip_prefix("check-")?
+                .strip_suffix(".pid")?
+                .parse()
+                .ok()?;
+            Some((name, pid))
+        })
+        .collect()
+}
+
 #[test]
 fn every_process_a_session_left_behind_is_ended_with_the_session() {
-    let job = ImplementJob::new();
+    let mut job = ImplementJob::new();
     let pids = pid_dir(&job);
+    escaping_check(&mut job, &pids);
     job.agent.script_for(
         1,
         escaping_session(
@@ -122,6 +150,9 @@ fn every_process_a_session_left_behind_is_ended_with_the_session() {
     assert_eq!(out["completed_steps"], 3);
     let started = wait_for_pids(&pids);
     assert_none_alive(&started);
+    let from_checks = check_pids(&pids);
+    assert_eq!(from_checks.len(), 3, "one per step: {from_checks:?}");
+    assert_none_alive(&from_checks);
 }
 
 #[test]

@@ -81,7 +81,10 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
             )
         }),
     };
-    let outcome = engine.run(&mut tracker as &mut dyn Tracker, &record, args.from_step)?;
+    let outcome = engine.run(&mut tracker as &mut dyn Tracker, &record, args.from_step);
+    // What the agent's code started in a check after the last push does not outlive the step.
+    crate::agent::process::end_leftover_processes();
+    let outcome = outcome?;
     let mut summary =
         String::from("### Implementation\n\n| step | state | time | cost |\n|---|---|---|---|\n");
     for s in &outcome.steps {
