@@ -126,6 +126,10 @@ impl Git {
     /// A copy of this handle whose commands carry one more config setting, given through the
     /// environment (an identity, say). Never a credential: see [`Remote::authenticated`].
     pub fn with_config(&self, key: &str, value: &str) -> Self {
+        debug_assert!(
+            !key.to_ascii_lowercase().ends_with(".extraheader"),
+            "a credential goes through Remote::authenticated, never on a local command"
+        );
         let mut git = self.clone();
         git.config_env.push((key.to_string(), value.to_string()));
         git
