@@ -4,6 +4,19 @@
 //! point it at another repository or index), `LC_ALL=C` so that messages can be matched, no
 //! terminal prompts and a null stdin. Every failure names what oneshot was doing and carries the
 //! arguments and git's stderr.
+//!
+//! Two handles, so that the push credential cannot reach a program an agent chose:
+//! - [`Git`] runs local commands (`add`, `status`, `diff`, `commit`, `checkout`, …). It has no
+//!   way to carry a credential. Those commands may run filters and diff drivers; git ignores the
+//!   global, XDG and system config for them (where an agent could declare such programs without
+//!   touching `.git/config`, which is restored after every session), and what is left runs
+//!   without any credential, with the rights the agent already has.
+//! - [`Remote`] runs the commands that talk to the server (`push`, `fetch`, `ls-remote`). Only it
+//!   can carry the credential ([`Remote::authenticated`]), and it runs them so that git starts no
+//!   program the repository's config or an agent could name: no credential helper, askpass, ssh,
+//!   `ext::` or other remote helper, no custom upload/receive-pack, no submodule recursion, no
+//!   signed push, no background maintenance. Before each authenticated command, every process
+//!   left over from an agent session is ended, so none can read the command's environment.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -24,6 +37,50 @@ const GIT_ENV_KEPT: &[&str] = &[
     "GIT_SSH_VARIANT",
     "GIT_ASKPASS",
     "GIT_EXEC_PATH",
+];
+
+/// Settings oneshot gives every git command on its command line (which beats every config
+/// file): hooks, fsmonitor and background maintenance are programs or daemons that the
+/// repository's config would start.
+const ALWAYS: &[(&str, &str)] = &[
+    ("core.hooksPath", "/dev/null"),
+    ("core.fsmonitor", "false"),
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+];
+
+/// The global and system settings oneshot's git still honours (git reads neither file for
+/// oneshot): plain data that changes no program git runs. `safe.directory` is only honoured from
+/// the protected scopes, which include the command line.
+const USER_SETTINGS_KEPT: &[&str] = &[
+    "user.name",
+    "user.email",
+    "core.excludesfile",
+    "core.autocrlf",
+    "core.eol",
+    "safe.directory",
+];
+
+/// Git LFS keeps its filter in the global config (`git lfs install`). These exact values are
+/// passed on when the user's config has them, so that LFS repositories keep their pointers; any
+/// other `filter.lfs.*` value (a program an agent put there) is not.
+const LFS_FILTER: &[(&str, &str)] = &[
+    ("filter.lfs.clean", "git-lfs clean -- %f"),
+    ("filter.lfs.smudge", "git-lfs smudge -- %f"),
+    ("filter.lfs.process", "git-lfs filter-process"),
+    ("filter.lfs.required", "true"),
+];
+
+/// Settings of the commands that talk to the server, on the command line: they start no
+/// program the config names (an empty `credential.helper` clears every helper configured
+/// before it), recurse into no submodule (whose config an agent can write), sign no push.
+const NETWORK: &[(&str, &str)] = &[
+    ("credential.helper", ""),
+    ("push.gpgSign", "false"),
+    ("push.recurseSubmodules", "no"),
+    ("fetch.recurseSubmodules", "false"),
+    ("submodule.recurse", "false"),
+    ("core.sshCommand", "false"),
 ];
 
 /// The identity of commits oneshot makes on its own (step commits, and the task commit when
@@ -48,7 +105,8 @@ pub struct GitOutput {
     pub stderr: String,
 }
 
-/// A git repository (or a directory inside one) that commands run in.
+/// A git repository (or a directory inside one) that local commands run in. It carries no
+/// credential and cannot be given one: commands that talk to the server go through [`Remote`].
 #[derive(Debug, Clone)]
 pub struct Git {
     dir: PathBuf,
@@ -66,41 +124,91 @@ impl Git {
     }
 
     /// A copy of this handle whose commands carry one more config setting, given through the
-    /// environment (used for the push credential).
+    /// environment (an identity, say). Never a credential: see [`Remote::authenticated`].
     pub fn with_config(&self, key: &str, value: &str) -> Self {
+        debug_assert!(
+            !key.to_ascii_lowercase().ends_with(".extraheader"),
+            "a credential goes through Remote::authenticated, never on a local command"
+        );
         let mut git = self.clone();
         git.config_env.push((key.to_string(), value.to_string()));
         git
     }
 
+    /// The commands that talk to `remote`, with the user's own credentials (their credential
+    /// helper, ssh keys): for commands a person runs on their own machine. See
+    /// [`Remote::authenticated`] for oneshot's token.
+    pub fn remote(&self, name: &str) -> Remote {
+        Remote {
+            local: self.clone(),
+            name: name.to_string(),
+            access: Access::User,
+        }
+    }
+
     fn command(&self, args: &[&str]) -> Result<Command> {
+        self.command_for(args, Isolation::Local)
+    }
+
+    fn command_for(&self, args: &[&str], isolation: Isolation<'_>) -> Result<Command> {
         let mut cmd = Command::new(git_program()?);
-        // Hooks and fsmonitor are programs the work tree's config names; an agent can write that
-        // config, so git never runs them for oneshot.
-        cmd.current_dir(&self.dir)
-            .args([
-                "-c",
-                "core.hooksPath=/dev/null",
-                "-c",
-                "core.fsmonitor=false",
-            ])
-            .args(args)
-            .stdin(Stdio::null());
+        cmd.current_dir(&self.dir);
+        for (key, value) in ALWAYS {
+            cmd.arg("-c").arg(format!("{key}={value}"));
+        }
+        if let Isolation::Server { remote, .. } = isolation {
+            for (key, value) in NETWORK {
+                cmd.arg("-c").arg(format!("{key}={value}"));
+            }
+            // The programs the transport would run for a local or file:// remote.
+            cmd.arg("-c")
+                .arg(format!("remote.{remote}.uploadpack=git-upload-pack"))
+                .arg("-c")
+                .arg(format!("remote.{remote}.receivepack=git-receive-pack"));
+        }
+        cmd.args(args).stdin(Stdio::null());
         for (key, _) in crate::config::inherited_environment() {
             let name = key.to_string_lossy();
             let redirects = name.starts_with("GIT_") && !GIT_ENV_KEPT.contains(&name.as_ref());
-            // No token or key reaches git: a filter driver or credential helper set up by an
-            // agent would see what git sees. The push credential travels in GIT_CONFIG_* below.
+            // No token or key reaches git: a filter driver or credential helper would see what
+            // git sees. The push credential travels in GIT_CONFIG_* below, on server commands.
             if redirects || crate::agent::env::is_secret(&name) {
                 cmd.env_remove(&key);
             }
         }
         cmd.env("LC_ALL", "C")
             .env("LANGUAGE", "C")
-            .env("GIT_TERMINAL_PROMPT", "0");
-        if !self.config_env.is_empty() {
-            cmd.env("GIT_CONFIG_COUNT", self.config_env.len().to_string());
-            for (i, (key, value)) in self.config_env.iter().enumerate() {
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_EDITOR", ":");
+        let mut config: Vec<(String, String)> = Vec::new();
+        match isolation {
+            Isolation::UserConfig => {}
+            Isolation::Local | Isolation::Server { .. } => {
+                // The global, XDG and system config are files an agent can write (or, on a
+                // runner with sudo, rewrite); oneshot's git reads neither, only the
+                // repository's own config, which is restored after every session.
+                cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+                    .env("GIT_CONFIG_NOSYSTEM", "1")
+                    .env_remove("GIT_CONFIG_SYSTEM");
+                config.extend(user_settings(&self.dir).iter().cloned());
+            }
+        }
+        if let Isolation::Server { credential, .. } = isolation {
+            // Only these transports: no ssh (whose config names programs), no `ext::` and no
+            // remote helper. An empty GIT_ASKPASS turns askpass off whatever the config says.
+            cmd.env("GIT_ALLOW_PROTOCOL", credential.protocols)
+                .env("GIT_ASKPASS", "")
+                .env_remove("SSH_ASKPASS")
+                .env_remove("GIT_SSH")
+                .env_remove("GIT_SSH_COMMAND");
+        }
+        config.extend(self.config_env.iter().cloned());
+        if let Isolation::Server { credential, .. } = isolation {
+            config.push((credential.key.clone(), credential.value.clone()));
+        }
+        if !config.is_empty() {
+            cmd.env("GIT_CONFIG_COUNT", config.len().to_string());
+            for (i, (key, value)) in config.iter().enumerate() {
                 cmd.env(format!("GIT_CONFIG_KEY_{i}"), key);
                 cmd.env(format!("GIT_CONFIG_VALUE_{i}"), value);
             }
@@ -109,7 +217,17 @@ impl Git {
     }
 
     fn output(&self, purpose: &str, args: &[&str], env: &[(&str, OsString)]) -> Result<Output> {
-        let mut cmd = self.command(args)?;
+        self.output_for(purpose, args, env, Isolation::Local)
+    }
+
+    fn output_for(
+        &self,
+        purpose: &str,
+        args: &[&str],
+        env: &[(&str, OsString)],
+        isolation: Isolation<'_>,
+    ) -> Result<Output> {
+        let mut cmd = self.command_for(args, isolation)?;
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -140,12 +258,29 @@ impl Git {
 
     /// Runs git and reports how it went, without turning a non-zero exit into an error.
     pub fn try_run(&self, purpose: &str, args: &[&str]) -> Result<GitOutput> {
-        let out = self.output(purpose, args, &[])?;
+        self.try_run_for(purpose, args, Isolation::Local)
+    }
+
+    fn try_run_for(
+        &self,
+        purpose: &str,
+        args: &[&str],
+        isolation: Isolation<'_>,
+    ) -> Result<GitOutput> {
+        let out = self.output_for(purpose, args, &[], isolation)?;
         Ok(GitOutput {
             success: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
+    }
+
+    fn run_for(&self, purpose: &str, args: &[&str], isolation: Isolation<'_>) -> Result<String> {
+        let out = self.output_for(purpose, args, &[], isolation)?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        Err(self.failure(purpose, args, &out))
     }
 
     fn failure(&self, purpose: &str, args: &[&str], out: &Output) -> Error {
@@ -200,30 +335,6 @@ impl Git {
             &["show-ref", "--verify", "--quiet", full_name],
         )?;
         Ok(out.success)
-    }
-
-    /// The branch the remote's HEAD points at, asked from the remote itself.
-    pub fn remote_head_branch(&self, remote: &str) -> Result<Option<String>> {
-        let out = self.run(
-            "ask the remote for its default branch",
-            &["ls-remote", "--symref", remote, "HEAD"],
-        )?;
-        Ok(parse_ls_remote_symref(&out))
-    }
-
-    /// The branch heads the remote has, by exact name (`refs/heads/<name>` → `<name>`).
-    pub fn remote_branches(&self, remote: &str, names: &[&str]) -> Result<Vec<String>> {
-        let mut args = vec!["ls-remote", "--heads", remote];
-        let patterns: Vec<String> = names.iter().map(|n| format!("refs/heads/{n}")).collect();
-        args.extend(patterns.iter().map(String::as_str));
-        let out = self.run("list the remote's branches", &args)?;
-        Ok(out
-            .lines()
-            .filter_map(|line| line.split_once('\t'))
-            .filter_map(|(_, r)| r.strip_prefix("refs/heads/"))
-            .filter(|b| names.contains(b))
-            .map(str::to_string)
-            .collect())
     }
 
     /// Checks that `name` is a valid branch name (`git check-ref-format --branch`).
@@ -284,95 +395,12 @@ impl Git {
         }
     }
 
-    /// The commit a remote branch points at (`None` if the remote has no such branch).
-    pub fn remote_branch_commit(&self, remote: &str, branch: &str) -> Result<Option<String>> {
-        let full = format!("refs/heads/{branch}");
-        let out = self.run(
-            "ask the remote for a branch",
-            &["ls-remote", "--heads", remote, &full],
-        )?;
-        Ok(out
-            .lines()
-            .filter_map(|l| l.split_once('\t'))
-            .find(|(_, r)| *r == full)
-            .map(|(sha, _)| sha.to_string()))
-    }
-
-    /// Names of the remote's branches that start with `prefix` (one round trip).
-    pub fn remote_branches_with_prefix(&self, remote: &str, prefix: &str) -> Result<Vec<String>> {
-        let pattern = format!("refs/heads/{prefix}*");
-        let out = self.run(
-            "list the remote's branches",
-            &["ls-remote", "--heads", remote, &pattern],
-        )?;
-        Ok(out
-            .lines()
-            .filter_map(|l| l.split_once('\t'))
-            .filter_map(|(_, r)| r.strip_prefix("refs/heads/"))
-            .map(str::to_string)
-            .collect())
-    }
-
     /// Whether the object database has this commit.
     pub fn has_commit(&self, sha: &str) -> Result<bool> {
         let spec = format!("{sha}^{{commit}}");
         Ok(self
             .try_run("look up a commit", &["cat-file", "-e", &spec])?
             .success)
-    }
-
-    /// Fetches a remote branch's objects without touching any ref, FETCH_HEAD included, so the
-    /// user's checkout and branches stay exactly as they were.
-    pub fn fetch_objects(&self, remote: &str, branch: &str) -> Result<()> {
-        let full = format!("refs/heads/{branch}");
-        self.run(
-            &format!("fetch {branch} from {remote}"),
-            &[
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--no-write-fetch-head",
-                remote,
-                &full,
-            ],
-        )
-        .map(drop)
-    }
-
-    /// Pushes `commit` as a new branch; fails if the branch already exists (an empty lease means
-    /// "must not exist"), so an existing branch is never reused or overwritten.
-    pub fn push_new_branch(&self, remote: &str, commit: &str, branch: &str) -> Result<GitOutput> {
-        let refspec = format!("{commit}:refs/heads/{branch}");
-        let lease = format!("--force-with-lease=refs/heads/{branch}:");
-        self.try_run(
-            &format!("push the branch {branch}"),
-            &["push", "--quiet", "--porcelain", &lease, remote, &refspec],
-        )
-    }
-
-    /// Deletes a remote branch.
-    pub fn delete_remote_branch(&self, remote: &str, branch: &str) -> Result<()> {
-        self.run(
-            &format!("delete the branch {branch}"),
-            &["push", "--quiet", remote, "--delete", branch],
-        )
-        .map(drop)
-    }
-
-    /// Checks out a remote branch in this work tree, at the remote's commit (for a job's
-    /// disposable checkout on a runner, never a person's).
-    pub fn check_out_remote_branch(&self, remote: &str, branch: &str) -> Result<()> {
-        let sha = self
-            .remote_branch_commit(remote, branch)?
-            .ok_or_else(|| Error::git(format!("the branch {branch} is not on {remote}")))?;
-        if !self.has_commit(&sha)? {
-            self.fetch_objects(remote, branch)?;
-        }
-        self.run(
-            &format!("check out {branch}"),
-            &["checkout", "--quiet", "-B", branch, &sha],
-        )
-        .map(drop)
     }
 
     /// A config value, if set.
@@ -382,16 +410,6 @@ impl Git {
             .success
             .then(|| out.stdout.trim().to_string())
             .filter(|v| !v.is_empty()))
-    }
-
-    /// A handle whose HTTPS requests to `server_url` carry the token as a basic-auth header,
-    /// given through the environment: never on the command line, never in `.git/config`.
-    pub fn with_token(&self, server_url: &str, token: &str) -> Self {
-        use base64::Engine;
-        let basic =
-            base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
-        let key = format!("http.{}/.extraheader", server_url.trim_end_matches('/'));
-        self.with_config(&key, &format!("AUTHORIZATION: basic {basic}"))
     }
 
     /// The remote's branches as this clone last saw them (`refs/remotes/<remote>/*`), no network.
@@ -458,29 +476,6 @@ impl Git {
         Ok(files)
     }
 
-    /// Pushes HEAD to `branch` on `remote`. A rejection because the branch moved is reported
-    /// as `Ok(false)`; any other failure is an error.
-    pub fn push_head(&self, remote: &str, branch: &str) -> Result<bool> {
-        let refspec = format!("HEAD:refs/heads/{branch}");
-        let out = self.try_run(
-            &format!("push to {branch}"),
-            &["push", "--quiet", "--porcelain", remote, &refspec],
-        )?;
-        if out.success {
-            return Ok(true);
-        }
-        let text = format!("{}{}", out.stdout, out.stderr);
-        if text.contains("[rejected]")
-            || text.contains("non-fast-forward")
-            || text.contains("fetch first")
-        {
-            return Ok(false);
-        }
-        Err(Error::git(format!("could not push to {branch}"))
-            .cause(text.trim().to_string())
-            .hint("check that the token may push to the branch (contents: write) and that no branch protection forbids it"))
-    }
-
     /// Paths that differ from HEAD or are untracked (not ignored), from `git status --porcelain`.
     pub fn changed_paths(&self) -> Result<Vec<String>> {
         let out = self.run(
@@ -499,6 +494,353 @@ impl Git {
             .map(|e| e[3..].to_string())
             .collect())
     }
+}
+
+/// How a [`Remote`]'s commands reach the server.
+#[derive(Clone)]
+enum Access {
+    /// The user's own git setup (their config, credential helper, ssh): a person's machine.
+    User,
+    /// oneshot's token, on commands that start no program but git's own.
+    Token(Credential),
+}
+
+/// The push credential: an `http.<server>/.extraheader` setting. Only [`Remote`] holds one, and
+/// it is never printed.
+#[derive(Clone)]
+struct Credential {
+    key: String,
+    value: String,
+    /// `GIT_ALLOW_PROTOCOL`: https (http only for a server reached over http), and local paths.
+    protocols: &'static str,
+}
+
+/// How [`Git::command_for`] isolates a command.
+#[derive(Clone, Copy)]
+enum Isolation<'a> {
+    /// A local command: no global or system config, no credential.
+    Local,
+    /// A command that talks to the server with the user's own git setup.
+    UserConfig,
+    /// A command that talks to the server with the credential.
+    Server {
+        remote: &'a str,
+        credential: &'a Credential,
+    },
+}
+
+/// The commands that talk to one remote: `push`, `fetch`, `ls-remote`. The only handle that can
+/// carry the push credential; local work goes through [`Remote::local`], which cannot.
+#[derive(Clone)]
+pub struct Remote {
+    local: Git,
+    name: String,
+    access: Access,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let access = match self.access {
+            Access::User => "user",
+            Access::Token(_) => "token",
+        };
+        f.debug_struct("Remote")
+            .field("dir", &self.local.dir)
+            .field("name", &self.name)
+            .field("access", &access)
+            .finish()
+    }
+}
+
+impl Remote {
+    /// `remote` of `git`'s repository, whose HTTPS requests to `server_url` carry the token as
+    /// a basic-auth header, given through the environment: never on the command line, never in
+    /// `.git/config`, never on a local command.
+    pub fn authenticated(git: &Git, remote: &str, server_url: &str, token: &str) -> Self {
+        use base64::Engine;
+        let server = server_url.trim_end_matches('/');
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+        Remote {
+            local: git.clone(),
+            name: remote.to_string(),
+            access: Access::Token(Credential {
+                key: format!("http.{server}/.extraheader"),
+                value: format!("AUTHORIZATION: basic {basic}"),
+                protocols: if server.starts_with("http://") {
+                    "https:http:file"
+                } else {
+                    "https:file"
+                },
+            }),
+        }
+    }
+
+    /// The remote's name (`origin`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The repository, for local commands (which never carry the credential).
+    pub fn local(&self) -> &Git {
+        &self.local
+    }
+
+    fn isolation(&self) -> Isolation<'_> {
+        match &self.access {
+            Access::User => Isolation::UserConfig,
+            Access::Token(credential) => Isolation::Server {
+                remote: &self.name,
+                credential,
+            },
+        }
+    }
+
+    /// Before a command that carries the credential, no process left from an agent session
+    /// (or started since by a filter or a check, which run the agent's code) may be running:
+    /// it could read the command's environment.
+    fn prepare(&self) {
+        if matches!(self.access, Access::Token(_)) {
+            crate::agent::process::end_leftover_processes();
+        }
+    }
+
+    fn run(&self, purpose: &str, args: &[&str]) -> Result<String> {
+        self.prepare();
+        self.local.run_for(purpose, args, self.isolation())
+    }
+
+    fn try_run(&self, purpose: &str, args: &[&str]) -> Result<GitOutput> {
+        self.prepare();
+        self.local.try_run_for(purpose, args, self.isolation())
+    }
+
+    /// The branch the remote's HEAD points at, asked from the remote itself.
+    pub fn head_branch(&self) -> Result<Option<String>> {
+        let out = self.run(
+            "ask the remote for its default branch",
+            &["ls-remote", "--symref", &self.name, "HEAD"],
+        )?;
+        Ok(parse_ls_remote_symref(&out))
+    }
+
+    /// The branch heads the remote has, by exact name (`refs/heads/<name>` → `<name>`).
+    pub fn branches(&self, names: &[&str]) -> Result<Vec<String>> {
+        let mut args = vec!["ls-remote", "--heads", &self.name];
+        let patterns: Vec<String> = names.iter().map(|n| format!("refs/heads/{n}")).collect();
+        args.extend(patterns.iter().map(String::as_str));
+        let out = self.run("list the remote's branches", &args)?;
+        Ok(out
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .filter_map(|(_, r)| r.strip_prefix("refs/heads/"))
+            .filter(|b| names.contains(b))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// The commit a remote branch points at (`None` if the remote has no such branch).
+    pub fn branch_commit(&self, branch: &str) -> Result<Option<String>> {
+        let full = format!("refs/heads/{branch}");
+        let out = self.run(
+            "ask the remote for a branch",
+            &["ls-remote", "--heads", &self.name, &full],
+        )?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .find(|(_, r)| *r == full)
+            .map(|(sha, _)| sha.to_string()))
+    }
+
+    /// Names of the remote's branches that start with `prefix` (one round trip).
+    pub fn branches_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        let pattern = format!("refs/heads/{prefix}*");
+        let out = self.run(
+            "list the remote's branches",
+            &["ls-remote", "--heads", &self.name, &pattern],
+        )?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter_map(|(_, r)| r.strip_prefix("refs/heads/"))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Fetches a remote branch's objects without touching any ref, FETCH_HEAD included, so the
+    /// user's checkout and branches stay exactly as they were.
+    pub fn fetch_objects(&self, branch: &str) -> Result<()> {
+        let full = format!("refs/heads/{branch}");
+        self.run(
+            &format!("fetch {branch} from {}", self.name),
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+                &self.name,
+                &full,
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Fetches `depth` more commits of a branch's history into a shallow clone.
+    pub fn deepen(&self, branch: &str, depth: u32) -> Result<()> {
+        self.run(
+            "fetch more of the branch's history",
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+                &format!("--deepen={depth}"),
+                &self.name,
+                &format!("refs/heads/{branch}"),
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Pushes `commit` as a new branch; fails if the branch already exists (an empty lease means
+    /// "must not exist"), so an existing branch is never reused or overwritten.
+    pub fn push_new_branch(&self, commit: &str, branch: &str) -> Result<GitOutput> {
+        let refspec = format!("{commit}:refs/heads/{branch}");
+        let lease = format!("--force-with-lease=refs/heads/{branch}:");
+        self.try_run(
+            &format!("push the branch {branch}"),
+            &[
+                "push",
+                "--quiet",
+                "--porcelain",
+                "--no-recurse-submodules",
+                &lease,
+                &self.name,
+                &refspec,
+            ],
+        )
+    }
+
+    /// Deletes a remote branch.
+    pub fn delete_branch(&self, branch: &str) -> Result<()> {
+        self.run(
+            &format!("delete the branch {branch}"),
+            &["push", "--quiet", &self.name, "--delete", branch],
+        )
+        .map(drop)
+    }
+
+    /// Pushes HEAD to `branch`; see [`Remote::push_commit`].
+    pub fn push_head(&self, branch: &str) -> Result<bool> {
+        self.push_commit("HEAD", branch)
+    }
+
+    /// Pushes exactly `commit` to `branch` (no other ref, no tag the agent may have made). A
+    /// rejection because the branch moved is `Ok(false)`; any other failure is an error.
+    pub fn push_commit(&self, commit: &str, branch: &str) -> Result<bool> {
+        let refspec = format!("{commit}:refs/heads/{branch}");
+        let out = self.try_run(
+            &format!("push to {branch}"),
+            &[
+                "push",
+                "--quiet",
+                "--porcelain",
+                "--no-recurse-submodules",
+                "--no-follow-tags",
+                &self.name,
+                &refspec,
+            ],
+        )?;
+        if out.success {
+            return Ok(true);
+        }
+        let text = format!("{}{}", out.stdout, out.stderr);
+        if text.contains("[rejected]")
+            || text.contains("non-fast-forward")
+            || text.contains("fetch first")
+        {
+            return Ok(false);
+        }
+        Err(Error::git(format!("could not push to {branch}"))
+            .cause(text.trim().to_string())
+            .hint("check that the token may push to the branch (contents: write) and that no branch protection forbids it"))
+    }
+
+    /// Checks out a remote branch in the work tree, at the remote's commit (for a job's
+    /// disposable checkout on a runner, never a person's).
+    pub fn check_out_branch(&self, branch: &str) -> Result<()> {
+        let sha = self
+            .branch_commit(branch)?
+            .ok_or_else(|| Error::git(format!("the branch {branch} is not on {}", self.name)))?;
+        if !self.local.has_commit(&sha)? {
+            self.fetch_objects(branch)?;
+        }
+        self.local
+            .run(
+                &format!("check out {branch}"),
+                &["checkout", "--quiet", "-B", branch, &sha],
+            )
+            .map(drop)
+    }
+}
+
+/// The allow-listed settings of the user's global and system config ([`USER_SETTINGS_KEPT`],
+/// [`LFS_FILTER`]), read once, for the first repository oneshot works in. Reading config runs
+/// no program.
+fn user_settings(dir: &Path) -> &'static [(String, String)] {
+    static SETTINGS: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    SETTINGS.get_or_init(|| read_user_settings(dir).unwrap_or_default())
+}
+
+fn read_user_settings(dir: &Path) -> Option<Vec<(String, String)>> {
+    let mut cmd = Command::new(git_program().ok()?);
+    cmd.current_dir(dir)
+        .args(["config", "--list", "--show-scope", "-z"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, _) in crate::config::inherited_environment() {
+        let name = key.to_string_lossy();
+        if (name.starts_with("GIT_") && !GIT_ENV_KEPT.contains(&name.as_ref()))
+            || crate::agent::env::is_secret(&name)
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    let out = cmd.output().ok()?;
+    Some(parse_user_settings(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Picks the kept settings from `git config --list --show-scope -z`: `scope NUL key LF value
+/// NUL` for each entry. A key the repository sets itself is left to the repository: settings
+/// given through the environment would otherwise override it.
+fn parse_user_settings(text: &str) -> Vec<(String, String)> {
+    let fields: Vec<&str> = text.split('\0').collect();
+    let entries: Vec<(&str, String, &str)> = fields
+        .chunks_exact(2)
+        .map(|pair| {
+            let (key, value) = pair[1].split_once('\n').unwrap_or((pair[1], ""));
+            (pair[0], key.to_ascii_lowercase(), value)
+        })
+        .collect();
+    let repository_sets = |key: &str| {
+        entries
+            .iter()
+            .any(|(scope, k, _)| matches!(*scope, "local" | "worktree") && k == key)
+    };
+    entries
+        .iter()
+        .filter(|(scope, _, _)| matches!(*scope, "system" | "global"))
+        .filter(|(_, key, value)| {
+            (USER_SETTINGS_KEPT.contains(&key.as_str()) && !repository_sets(key))
+                || LFS_FILTER
+                    .iter()
+                    .any(|(k, v)| k.eq_ignore_ascii_case(key) && v == value)
+        })
+        .map(|(_, key, value)| (key.clone(), value.to_string()))
+        .collect()
 }
 
 /// The repository's config as it was before an agent session. An agent can write `.git/config`
@@ -610,36 +952,6 @@ impl Git {
             .collect())
     }
 
-    /// Pushes exactly `commit` to `branch` on `remote` (no other ref, no tag). A rejection
-    /// because the branch moved is `Ok(false)`; any other failure is an error.
-    pub fn push_commit(&self, remote: &str, commit: &str, branch: &str) -> Result<bool> {
-        let refspec = format!("{commit}:refs/heads/{branch}");
-        let out = self.try_run(
-            &format!("push to {branch}"),
-            &[
-                "push",
-                "--quiet",
-                "--porcelain",
-                "--no-follow-tags",
-                remote,
-                &refspec,
-            ],
-        )?;
-        if out.success {
-            return Ok(true);
-        }
-        let text = format!("{}{}", out.stdout, out.stderr);
-        if text.contains("[rejected]")
-            || text.contains("non-fast-forward")
-            || text.contains("fetch first")
-        {
-            return Ok(false);
-        }
-        Err(Error::git(format!("could not push to {branch}"))
-            .cause(text.trim().to_string())
-            .hint("check that the token may push to the branch (contents: write) and that no branch protection forbids it"))
-    }
-
     /// A path inside this work tree's git directory (`git rev-parse --git-path`), absolute.
     pub fn git_path(&self, name: &str) -> Result<PathBuf> {
         let out = self.run(
@@ -687,6 +999,38 @@ mod tests {
         assert_eq!(parse_ls_remote_symref("0123\tHEAD\n"), None);
         assert_eq!(parse_ls_remote_symref("ref: refs/tags/v1\tHEAD\n"), None);
         assert_eq!(parse_ls_remote_symref(""), None);
+    }
+
+    #[test]
+    fn only_data_settings_and_the_exact_lfs_filter_pass_from_the_user_config() {
+        let listed = [
+            ("system", "safe.directory\n/srv/repo"),
+            ("global", "user.name\nAda"),
+            ("global", "user.email\nada@example.com"),
+            ("global", "filter.lfs.clean\ngit-lfs clean -- %f"),
+            ("global", "filter.lfs.process\n/tmp/evil filter-process"),
+            ("global", "filter.x.clean\n/tmp/evil"),
+            ("global", "core.sshCommand\n/tmp/evil"),
+            ("global", "credential.helper\n!/tmp/evil"),
+            ("global", "include.path\n/tmp/evil.inc"),
+            ("global", "core.excludesFile\n/home/ada/.gitignore"),
+            ("local", "core.excludesfile\n.git/ignore"),
+            ("local", "filter.lfs.smudge\ngit-lfs smudge -- %f"),
+        ]
+        .iter()
+        .map(|(scope, entry)| format!("{scope}\0{entry}\0"))
+        .collect::<String>();
+        assert_eq!(
+            parse_user_settings(&listed),
+            [
+                ("safe.directory", "/srv/repo"),
+                ("user.name", "Ada"),
+                ("user.email", "ada@example.com"),
+                ("filter.lfs.clean", "git-lfs clean -- %f"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert!(parse_user_settings("").is_empty());
     }
 
     #[test]

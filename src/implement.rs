@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::actions::Runner;
 use crate::agent::{self, Phase, SessionRequest, SessionSettings, prompts};
 use crate::error::{Error, ErrorKind, IoContext, Result};
-use crate::git::Git;
+use crate::git::{Git, Remote};
 use crate::markers::{StepRecord, StepState};
 use crate::plan::Step;
 use crate::tracker::{FailureReport, PlanRecord, Tracker, merge_states};
@@ -36,10 +36,11 @@ const INLINE_DIFF_LIMIT: usize = 20_000;
 pub struct Engine<'a> {
     pub runner: &'a Runner,
     pub ws: &'a Workspace,
-    /// git for commits and pushes (with the push credential in CI).
+    /// git for the step's local commands (commits, diffs): never with a credential.
     pub git: Git,
     pub branch: String,
-    pub remote: String,
+    /// Where the steps are pushed (with the push credential in CI).
+    pub remote: Remote,
     /// Push after each step (CI); a local run pushes only when asked.
     pub push: bool,
     pub session: SessionSettings,
@@ -723,23 +724,20 @@ impl Engine<'_> {
     /// may have made); if the branch moved on the remote, rebases the commit onto it when it
     /// applies cleanly, else fails with the reason. Returns the commit that was pushed.
     fn publish(&self, commit: &str) -> Result<String> {
-        if self.git.push_commit(&self.remote, commit, &self.branch)? {
+        if self.remote.push_commit(commit, &self.branch)? {
             return Ok(commit.to_string());
         }
         self.runner.info(&format!(
             "{} moved on the remote; rebasing this step onto it",
             self.branch
         ));
-        let upstream = self
-            .git
-            .remote_branch_commit(&self.remote, &self.branch)?
-            .ok_or_else(|| {
-                Error::git(format!(
-                    "the branch {} was deleted on the remote",
-                    self.branch
-                ))
-            })?;
-        self.git.fetch_objects(&self.remote, &self.branch)?;
+        let upstream = self.remote.branch_commit(&self.branch)?.ok_or_else(|| {
+            Error::git(format!(
+                "the branch {} was deleted on the remote",
+                self.branch
+            ))
+        })?;
+        self.remote.fetch_objects(&self.branch)?;
         let bot = self
             .git
             .with_config("user.name", crate::git::BOT_NAME)
@@ -758,7 +756,7 @@ impl Engine<'_> {
             .hint("someone pushed to the branch while oneshot worked; merge their change, then resume from this step"));
         }
         let rebased = self.git.head()?;
-        if !self.git.push_commit(&self.remote, &rebased, &self.branch)? {
+        if !self.remote.push_commit(&rebased, &self.branch)? {
             return Err(Error::git(format!(
                 "{} keeps moving on the remote; could not push",
                 self.branch

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::git::{BOT_EMAIL, BOT_NAME, Git};
+use crate::git::{BOT_EMAIL, BOT_NAME, Git, Remote};
 use crate::github::{self, GitHub, HttpMethod, PullRequest, RepoSlug, Request};
 use crate::markers::{self, Meta};
 use crate::naming::{self, BranchKind};
@@ -198,25 +198,26 @@ impl Created {
 /// pushes it as a new branch. The user's working tree, index, HEAD and branches are never touched.
 /// Returns the branch name actually used (a suffix is added if the name was taken meanwhile).
 pub fn push_task_branch(
-    git: &Git,
-    remote: &str,
+    server: &Remote,
     draft: &Draft,
     mut taken: impl FnMut(&str) -> bool,
 ) -> Result<String> {
     let trunk = &draft.trunk;
-    let base = git.remote_branch_commit(remote, trunk)?.ok_or_else(|| {
+    let git = server.local();
+    let remote = server.name();
+    let base = server.branch_commit(trunk)?.ok_or_else(|| {
         Error::git(format!("the remote `{remote}` has no branch `{trunk}`"))
             .hint("pass the trunk with --ref BRANCH")
     })?;
     if !git.has_commit(&base)? {
-        git.fetch_objects(remote, trunk)?;
+        server.fetch_objects(trunk)?;
     }
     let commit = task_commit(git, &base, &draft.prompt, &draft.branch)?;
 
     let mut branch = draft.branch.clone();
     let mut rejected: Vec<String> = Vec::new();
     for _ in 0..5 {
-        let out = git.push_new_branch(remote, &commit, &branch)?;
+        let out = server.push_new_branch(&commit, &branch)?;
         if out.success {
             return Ok(branch);
         }
@@ -304,8 +305,7 @@ pub fn open_draft_pr(gh: &GitHub, draft: &Draft) -> Result<PullRequest> {
 /// says exactly what is left and how to remove it.
 pub fn rollback(
     gh: Option<&GitHub>,
-    git: &Git,
-    remote: &str,
+    server: &Remote,
     created: &Created,
 ) -> std::result::Result<(), String> {
     let mut left = Vec::new();
@@ -324,10 +324,11 @@ pub fn rollback(
         }
     }
     if let Some(branch) = &created.branch
-        && git.delete_remote_branch(remote, branch).is_err()
+        && server.delete_branch(branch).is_err()
     {
         left.push(format!(
-            "the branch {branch} on {remote}: delete it with `git push {remote} --delete {branch}`"
+            "the branch {branch} on {remote}: delete it with `git push {remote} --delete {branch}`",
+            remote = server.name()
         ));
     }
     if left.is_empty() {

@@ -45,6 +45,9 @@ pub const STDERR_TAIL: usize = 16 * 1024;
 /// Only a process that left the group (a daemon) can hold them open longer.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// Between SIGTERM and SIGKILL for processes left over from a session, found before a push.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(2);
+
 /// After SIGKILL, how long to wait for the processes to disappear before giving up.
 const AFTER_KILL: Duration = Duration::from_secs(5);
 
@@ -116,7 +119,7 @@ pub fn supervise(launch: Launch, live: &mut dyn FnMut(&str)) -> Supervised {
     };
 
     let (tx, rx) = mpsc::channel::<Msg>();
-    let subreaper = Subreaper::enable();
+    guard_oneshot();
 
     let mut command = Command::new(&launch.program);
     command
@@ -138,7 +141,6 @@ pub fn supervise(launch: Launch, live: &mut dyn FnMut(&str)) -> Supervised {
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
-            drop(subreaper);
             return Supervised {
                 started: Err(format!("{}: {e}", launch.program.display())),
                 exit: None,
@@ -209,7 +211,6 @@ pub fn supervise(launch: Launch, live: &mut dyn FnMut(&str)) -> Supervised {
     };
     state.watch(&rx, live);
     signals.stop();
-    drop(subreaper);
 
     let duration = state
         .exited_at
@@ -266,11 +267,19 @@ impl Watch {
         loop {
             let now = Instant::now();
             if self.exit.is_some() && self.group_gone_at.is_none() {
-                // The agent is gone; what it left behind in its group is ended too.
+                // The agent is gone; what it left behind is ended too: its group, and every
+                // process that left the group (they all stay oneshot's descendants).
                 reap(self.pgid);
-                if group_alive(self.pgid) {
-                    if self.term_at.is_none() {
-                        self.signal(Signal::SIGTERM, now);
+                let leftovers = reap_leftovers();
+                if group_alive(self.pgid) || !leftovers.is_empty() {
+                    match (self.term_at, self.kill_at) {
+                        (None, _) => self.signal(Signal::SIGTERM, now),
+                        // Processes started since the last signal get it too.
+                        (Some(_), None) => signal_all(&leftovers, Signal::SIGTERM),
+                        (Some(_), Some(_)) => {
+                            signal_all(&leftovers, Signal::SIGSTOP);
+                            signal_all(&leftovers, Signal::SIGKILL);
+                        }
                     }
                 } else {
                     self.group_gone_at = Some(now);
@@ -413,6 +422,12 @@ impl Watch {
         }
         // ESRCH: the group is already gone, which is what we want.
         let _ = killpg(self.pgid, signal);
+        let leftovers = leftover_processes();
+        if signal == Signal::SIGKILL {
+            // Stopped first, so that none can start another one between the two passes.
+            signal_all(&leftovers, Signal::SIGSTOP);
+        }
+        signal_all(&leftovers, signal);
     }
 }
 
@@ -434,35 +449,132 @@ fn reap(pgid: Pid) {
     }
 }
 
-/// While a session runs, oneshot is a "child subreaper" (Linux): processes the agent starts
-/// and abandons become oneshot's children instead of init's, so that oneshot can reap them
-/// once they are ended and the group is truly gone (an init that does not reap, as in some
-/// containers, would otherwise keep zombies in the group forever).
-struct Subreaper {
+/// Makes oneshot, for the rest of its life, a "child subreaper" (Linux): processes an agent
+/// session starts and abandons (a double fork, `setsid … &`) become oneshot's children instead
+/// of init's, so that every one of them stays a descendant of oneshot, where
+/// [`leftover_processes`] finds it, and is reaped once ended (an init that does not reap, as in
+/// some containers, would keep zombies forever). It stays on after the session because the
+/// check command and git's filters run the agent's code too. It also makes oneshot
+/// non-dumpable: a process of the same user then cannot read oneshot's environment or memory,
+/// where the token is.
+fn guard_oneshot() {
     #[cfg(target_os = "linux")]
-    enabled: bool,
-}
-
-impl Subreaper {
-    fn enable() -> Self {
-        #[cfg(target_os = "linux")]
-        {
-            let already = nix::sys::prctl::get_child_subreaper().unwrap_or(false);
-            let enabled = !already && nix::sys::prctl::set_child_subreaper(true).is_ok();
-            Subreaper { enabled }
-        }
-        #[cfg(not(target_os = "linux"))]
-        Subreaper {}
+    {
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+        let _ = nix::sys::prctl::set_dumpable(false);
     }
 }
 
-impl Drop for Subreaper {
-    fn drop(&mut self) {
-        #[cfg(target_os = "linux")]
-        if self.enabled {
-            let _ = nix::sys::prctl::set_child_subreaper(false);
+/// A process as `/proc/<pid>/stat` shows it.
+#[derive(Debug, Clone, Copy)]
+struct ProcEntry {
+    pid: Pid,
+    ppid: i32,
+    zombie: bool,
+}
+
+/// Every process on the machine that `/proc` shows.
+fn all_processes() -> Vec<ProcEntry> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|entry| {
+        let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        parse_stat(pid, &stat)
+    })
+    .collect()
+}
+
+/// `pid (comm) state ppid …`; the command name may hold spaces and parentheses.
+fn parse_stat(pid: i32, stat: &str) -> Option<ProcEntry> {
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some(ProcEntry {
+        pid: Pid::from_raw(pid),
+        ppid,
+        zombie: state == "Z" || state == "X",
+    })
+}
+
+/// Every descendant of oneshot. oneshot starts its children one at a time and waits for each
+/// (git, the check, the agent), so when no child of its own is running, each of these is a
+/// process that an agent session, a check or a filter left behind; while the agent runs, they
+/// are the agent and everything it started, whatever group or session they moved to.
+fn leftover_processes() -> Vec<ProcEntry> {
+    let me = std::process::id() as i32;
+    let all = all_processes();
+    let mut found: Vec<ProcEntry> = Vec::new();
+    let mut parents = vec![me];
+    while let Some(parent) = parents.pop() {
+        for p in all.iter().filter(|p| p.ppid == parent) {
+            if p.pid.as_raw() != me && !found.iter().any(|f| f.pid == p.pid) {
+                found.push(*p);
+                parents.push(p.pid.as_raw());
+            }
         }
     }
+    found
+}
+
+/// Reaps the leftovers that ended and are oneshot's children; returns the ones still running.
+/// Only called when oneshot waits for no child of its own, so it never takes an exit status
+/// meant for someone else.
+fn reap_leftovers() -> Vec<ProcEntry> {
+    let me = std::process::id() as i32;
+    let mut running = Vec::new();
+    for p in leftover_processes() {
+        if p.zombie {
+            if p.ppid == me {
+                let _ = waitpid(p.pid, Some(WaitPidFlag::WNOHANG));
+            }
+        } else {
+            running.push(p);
+        }
+    }
+    running
+}
+
+fn signal_all(processes: &[ProcEntry], signal: Signal) {
+    for p in processes {
+        // ESRCH: it ended meanwhile, which is what we want.
+        let _ = nix::sys::signal::kill(p.pid, signal);
+    }
+}
+
+/// Ends every process left over from an agent session or the agent's code (see
+/// [`leftover_processes`]): SIGTERM, then SIGKILL after [`LEFTOVER_GRACE`], and reaps them.
+/// Returns how many there were. Called before a git command that carries the credential.
+pub fn end_leftover_processes() -> usize {
+    let mut running = reap_leftovers();
+    let count = running.len();
+    if running.is_empty() {
+        return 0;
+    }
+    signal_all(&running, Signal::SIGTERM);
+    let term_at = Instant::now();
+    let mut kill_at: Option<Instant> = None;
+    while !running.is_empty() {
+        thread::sleep(POLL);
+        running = reap_leftovers();
+        let now = Instant::now();
+        match kill_at {
+            None if now >= term_at + LEFTOVER_GRACE => {
+                kill_at = Some(now);
+                // Stopped first, so that none can start another one between the two passes.
+                signal_all(&running, Signal::SIGSTOP);
+                signal_all(&running, Signal::SIGKILL);
+            }
+            None => signal_all(&running, Signal::SIGTERM),
+            Some(kill) if now >= kill + AFTER_KILL => break,
+            Some(_) => {
+                signal_all(&running, Signal::SIGSTOP);
+                signal_all(&running, Signal::SIGKILL);
+            }
+        }
+    }
+    count
 }
 
 /// Catches SIGINT, SIGTERM and SIGHUP sent to oneshot while a session runs, so that a cancelled
@@ -722,4 +834,18 @@ pub fn exit_signal(exit: Option<ExitStatus>) -> Option<i32> {
 pub fn find_program(program: &str, path: &OsString, workdir: &Path) -> Result<PathBuf, String> {
     which::which_in(program, Some(path), workdir)
         .map_err(|e| format!("{program} was not found on PATH ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_command_names_parse() {
+        let p = parse_stat(42, "42 (a) b (c)) S 7 42 42 0 -1").unwrap();
+        assert_eq!((p.pid.as_raw(), p.ppid, p.zombie), (42, 7, false));
+        let z = parse_stat(43, "43 (sleep) Z 1 43 43 0 -1").unwrap();
+        assert!(z.zombie);
+        assert!(parse_stat(44, "44 (truncated").is_none());
+    }
 }

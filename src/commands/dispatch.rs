@@ -41,13 +41,13 @@ pub fn run(args: &DispatchArgs, ctx: &Context) -> Result<()> {
     let gh = connect_github(&args.github, ctx)?;
     let trunk = match &args.git_ref {
         Some(r) => r.clone(),
-        None => detect_trunk::detect(&git, None, REMOTE)?,
+        None => detect_trunk::detect(&git.remote(REMOTE), None)?,
     };
     check_workflow_exists(&gh, &args.workflow, &trunk)?;
     interrupt::check()?;
 
     // 3. Create: branch, draft PR, label, workflow run. Undo on any failure.
-    let taken = git.remote_branches_with_prefix(REMOTE, "oneshot-")?;
+    let taken = git.remote(REMOTE).branches_with_prefix("oneshot-")?;
     let branch = launch::branch_for(&prompt, args.slug.as_deref(), now, |n| {
         taken.iter().any(|t| t == n)
     });
@@ -194,7 +194,8 @@ fn create_everything(
     distinct_id: &str,
     choice: &launch::AgentChoice,
 ) -> Result<(github::PullRequest, Option<Run>)> {
-    let branch = launch::push_task_branch(git, REMOTE, draft, |n| taken.iter().any(|t| t == n))?;
+    let branch =
+        launch::push_task_branch(&git.remote(REMOTE), draft, |n| taken.iter().any(|t| t == n))?;
     if branch != draft.branch {
         // The name was taken meanwhile: the body's metadata names the branch, so rebuild it.
         let info = DraftInfo {
@@ -338,7 +339,7 @@ fn undo(ctx: &Context, gh: &GitHub, git: &Git, created: &Created, err: Error) ->
         return err;
     }
     ctx.runner.info("Undoing what was created…");
-    match launch::rollback(Some(gh), git, REMOTE, created) {
+    match launch::rollback(Some(gh), &git.remote(REMOTE), created) {
         Ok(()) => err.hint("nothing was left behind: the branch and the draft PR were removed"),
         Err(left) => err.cause(format!("the undo failed too; left behind:\n{left}")),
     }

@@ -381,7 +381,7 @@ fn implement(
         // runner's fresh checkout (the verify command is the check).
         git: wt.git.with_config("core.hooksPath", "/dev/null"),
         branch: branch.clone(),
-        remote: REMOTE.into(),
+        remote: wt.git.remote(REMOTE),
         push: args.push,
         session: setup.implement.clone(),
         verify_command: settings.verify.command.clone(),

@@ -123,10 +123,11 @@ impl GitHub {
         self.transport.policy().total_budget
     }
 
-    /// `git` whose HTTPS pushes and fetches to the server carry the token (through the
-    /// environment, never written to `.git/config`).
-    pub fn authenticated_git(&self, git: &crate::git::Git) -> crate::git::Git {
-        git.with_token(&self.server_url, &self.token)
+    /// `remote` of `git`'s repository, whose pushes, fetches and ls-remotes to the server carry
+    /// the token (through the environment, never written to `.git/config`). Local commands
+    /// never carry it: they go through [`crate::git::Git`], which cannot.
+    pub fn authenticated_remote(&self, git: &crate::git::Git, remote: &str) -> crate::git::Remote {
+        crate::git::Remote::authenticated(git, remote, &self.server_url, &self.token)
     }
 }
 

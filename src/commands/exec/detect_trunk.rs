@@ -4,17 +4,19 @@ use super::Context;
 use crate::actions::Outputs;
 use crate::cli::DetectTrunkArgs;
 use crate::error::{Error, Result};
-use crate::git::Git;
+use crate::git::{Git, Remote};
 
 pub fn run(args: &DetectTrunkArgs, ctx: &Context) -> Result<Outputs> {
-    let git = Git::new(&ctx.dir);
-    let trunk = detect(&git, args.trunk.as_deref(), &args.remote)?;
+    let remote = Git::new(&ctx.dir).remote(&args.remote);
+    let trunk = detect(&remote, args.trunk.as_deref())?;
     ctx.runner.info(&format!("Trunk: {trunk}"));
     Ok(Outputs::new().with("trunk", trunk))
 }
 
 /// Tries each source in order and returns the first answer; the error lists every attempt.
-pub fn detect(git: &Git, explicit: Option<&str>, remote: &str) -> Result<String> {
+pub fn detect(server: &Remote, explicit: Option<&str>) -> Result<String> {
+    let git = server.local();
+    let remote = server.name();
     if let Some(name) = explicit {
         git.check_branch_name(name)?;
         return Ok(name.to_string());
@@ -35,7 +37,7 @@ pub fn detect(git: &Git, explicit: Option<&str>, remote: &str) -> Result<String>
         None => tried.push(format!("{tracking_head} is not set")),
     }
 
-    match git.remote_head_branch(remote) {
+    match server.head_branch() {
         Ok(Some(branch)) => return Ok(branch),
         Ok(None) => tried.push(format!(
             "`git ls-remote --symref {remote} HEAD` reported no HEAD branch"
@@ -50,7 +52,7 @@ pub fn detect(git: &Git, explicit: Option<&str>, remote: &str) -> Result<String>
     }
 
     const CANDIDATES: [&str; 2] = ["main", "master"];
-    let found = match git.remote_branches(remote, &CANDIDATES) {
+    let found = match server.branches(&CANDIDATES) {
         Ok(found) => found,
         // The remote cannot be reached: what we fetched from it before is the best knowledge.
         Err(_) => CANDIDATES

@@ -36,8 +36,8 @@ pub fn run(args: &FetchPlanArgs, ctx: &Context) -> Result<Outputs> {
         && let Some(recorded) = &record.branch
         && ws.git.current_branch()?.as_deref() != Some(recorded.as_str())
     {
-        gh.authenticated_git(&ws.git)
-            .check_out_remote_branch("origin", recorded)?;
+        gh.authenticated_remote(&ws.git, "origin")
+            .check_out_branch(recorded)?;
         ctx.runner.info(&format!(
             "Checked out {recorded}, the branch plan issue #{} names",
             args.issue

@@ -96,7 +96,8 @@ fn success(
     }
 
     // The staging file leaves the branch in a commit of its own.
-    let git = gh.authenticated_git(&ws.git);
+    let git = &ws.git;
+    let remote = gh.authenticated_remote(git, REMOTE);
     if ws.path(workspace::WORKER_DIR).exists() {
         git.run(
             "remove the task file",
@@ -106,7 +107,7 @@ fn success(
             "Remove the oneshot task file\n\nThe task and its plan are kept in issue #{}.\n",
             tracker.issue
         );
-        if git.commit_all(&message)?.is_some() && !git.push_head(REMOTE, branch)? {
+        if git.commit_all(&message)?.is_some() && !remote.push_head(branch)? {
             return Err(Error::git(format!(
                 "could not push the final commit: {branch} moved on the remote"
             ))
@@ -115,7 +116,7 @@ fn success(
     }
 
     let pull = tracker.pull_request()?;
-    let (diffstat, files_changed) = diffstat(&git, &pull.base_ref, branch)?;
+    let (diffstat, files_changed) = diffstat(&remote, &pull.base_ref, branch)?;
     let completion = Completion {
         duration_s: steps.iter().filter_map(|s| s.duration_s).sum(),
         cost_usd: steps.iter().filter_map(|s| s.cost_usd).sum(),
@@ -164,14 +165,15 @@ fn success(
 }
 
 /// `git diff --stat` of the whole change against the base branch, and the number of files.
-fn diffstat(git: &crate::git::Git, base: &str, branch: &str) -> Result<(String, usize)> {
-    let Some(base_sha) = git.remote_branch_commit(REMOTE, base)? else {
+fn diffstat(remote: &crate::git::Remote, base: &str, branch: &str) -> Result<(String, usize)> {
+    let git = remote.local();
+    let Some(base_sha) = remote.branch_commit(base)? else {
         return Ok((String::new(), 0));
     };
     if !git.has_commit(&base_sha)? {
-        git.fetch_objects(REMOTE, base)?;
+        remote.fetch_objects(base)?;
     }
-    reach_merge_base(git, &base_sha, branch)?;
+    reach_merge_base(remote, &base_sha, branch)?;
     let range = format!("{base_sha}...HEAD");
     let stat = git.run("summarise the change", &["diff", "--stat=100", &range])?;
     let files = git
@@ -184,7 +186,8 @@ fn diffstat(git: &crate::git::Git, base: &str, branch: &str) -> Result<(String, 
 /// actions/checkout fetches one commit, so the branch's history may end before it meets the
 /// base, and `base...HEAD` has no merge base. Fetches more of the branch (4, 16, 64, … commits
 /// deeper) until it meets the base or the clone is no longer shallow.
-fn reach_merge_base(git: &crate::git::Git, base_sha: &str, branch: &str) -> Result<()> {
+fn reach_merge_base(remote: &crate::git::Remote, base_sha: &str, branch: &str) -> Result<()> {
+    let git = remote.local();
     let mut deepen = 4;
     while !git
         .try_run(
@@ -201,18 +204,7 @@ fn reach_merge_base(git: &crate::git::Git, base_sha: &str, branch: &str) -> Resu
             // The diff below fails with git's own words.
             return Ok(());
         }
-        git.run(
-            "fetch more of the branch's history",
-            &[
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--no-write-fetch-head",
-                &format!("--deepen={deepen}"),
-                REMOTE,
-                &format!("refs/heads/{branch}"),
-            ],
-        )?;
+        remote.deepen(branch, deepen)?;
         deepen *= 4;
     }
     Ok(())

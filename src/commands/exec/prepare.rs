@@ -30,8 +30,8 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
     let choice = launch::check_agent_and_model(args.agent.as_deref(), args.model.as_deref())?;
     let now = crate::naming::now(ctx.env)?;
     let gh = connect_github(&args.github, ctx)?;
-    let git = gh.authenticated_git(&Git::new(&ctx.dir));
-    let trunk = super::detect_trunk::detect(&git, args.trunk.as_deref(), REMOTE)?;
+    let remote = gh.authenticated_remote(&Git::new(&ctx.dir), REMOTE);
+    let trunk = super::detect_trunk::detect(&remote, args.trunk.as_deref())?;
 
     let run_url = current_run_url(ctx, &gh.server_url, &gh.repo);
     // A re-run of this workflow run's job finds what its first attempt made.
@@ -42,14 +42,14 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
             "This run already made branch {} and draft pull request #{}; going on with them",
             pr.head_ref, pr.number
         ));
-        git.check_out_remote_branch(REMOTE, &pr.head_ref)?;
+        remote.check_out_branch(&pr.head_ref)?;
         return Ok(Outputs::new()
             .with("branch", pr.head_ref)
             .with("pr_number", pr.number)
             .with("pr_url", pr.html_url));
     }
 
-    let taken = git.remote_branches_with_prefix(REMOTE, "oneshot-")?;
+    let taken = remote.branches_with_prefix("oneshot-")?;
     let branch = launch::branch_for(&prompt, None, now, |n| taken.iter().any(|t| t == n));
     let info = DraftInfo {
         agent: choice.agent.as_deref(),
@@ -61,8 +61,7 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
     let mut created = Created::default();
 
     let result = (|| -> Result<crate::github::PullRequest> {
-        let pushed =
-            launch::push_task_branch(&git, REMOTE, &draft, |n| taken.iter().any(|t| t == n))?;
+        let pushed = launch::push_task_branch(&remote, &draft, |n| taken.iter().any(|t| t == n))?;
         if pushed != draft.branch {
             draft = launch::draft(&prompt, pushed.clone(), draft.trunk.clone(), &info);
         }
@@ -77,7 +76,7 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
         Ok(pr) => pr,
         Err(err) if created.is_empty() => return Err(err),
         Err(err) => {
-            return Err(match launch::rollback(Some(&gh), &git, REMOTE, &created) {
+            return Err(match launch::rollback(Some(&gh), &remote, &created) {
                 Ok(()) => err.hint("the branch and the draft PR made so far were removed"),
                 Err(left) => err.cause(format!("the undo failed too; left behind:\n{left}")),
             });
@@ -88,7 +87,7 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
         draft.branch, pr.number, pr.html_url
     ));
     // The rest of the plan job works on the task branch, as it does after `oneshot dispatch`.
-    git.check_out_remote_branch(REMOTE, &draft.branch)?;
+    remote.check_out_branch(&draft.branch)?;
     ctx.runner.summary(&format!(
         "### Started\n\nBranch `{}` and draft pull request [#{}]({}).\n\n",
         draft.branch, pr.number, pr.html_url

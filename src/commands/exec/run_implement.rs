@@ -63,9 +63,9 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
     let engine = Engine {
         runner: ctx.runner,
         ws: &ws,
-        git: gh.authenticated_git(&ws.git),
+        git: ws.git.clone(),
         branch,
-        remote: "origin".into(),
+        remote: gh.authenticated_remote(&ws.git, "origin"),
         push: true,
         session,
         verify_command: settings.verify.command.clone(),
@@ -82,7 +82,10 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
         }),
         watch: None,
     };
-    let outcome = engine.run(&mut tracker as &mut dyn Tracker, &record, args.from_step)?;
+    let outcome = engine.run(&mut tracker as &mut dyn Tracker, &record, args.from_step);
+    // What the agent's code started in a check after the last push does not outlive the step.
+    crate::agent::process::end_leftover_processes();
+    let outcome = outcome?;
     let mut summary =
         String::from("### Implementation\n\n| step | state | time | cost |\n|---|---|---|---|\n");
     for s in &outcome.steps {
