@@ -11,6 +11,7 @@ mod claude;
 mod codex;
 mod command;
 pub mod env;
+pub mod install;
 mod gemini;
 mod json;
 pub mod process;
