@@ -9,6 +9,8 @@
 set -euo pipefail
 
 CLAUDE_CODE_VERSION=2.1.330
+CODEX_VERSION=0.169.0
+GEMINI_CLI_VERSION=0.61.0
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"

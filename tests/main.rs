@@ -12,6 +12,7 @@ mod fake_anthropic;
 mod fake_github_selftest;
 mod implement;
 mod init;
+mod install_agent;
 mod local_run;
 mod plan_handoff;
 mod real_claude;

@@ -469,6 +469,31 @@ pub fn lift_userns_gate(install_env: &AgentInstallEnv, parent: &[(OsString, OsSt
 mod tests {
     use super::*;
 
+    /// The tests run the CLIs `scripts/install-test-tools.sh` installs; they must be the ones
+    /// oneshot installs on a runner.
+    #[test]
+    fn the_test_tools_script_installs_the_pinned_versions() {
+        let script = include_str!("../../scripts/install-test-tools.sh");
+        for (variable, agent) in [
+            ("CLAUDE_CODE_VERSION", "claude"),
+            ("CODEX_VERSION", "codex"),
+            ("GEMINI_CLI_VERSION", "gemini"),
+        ] {
+            let assigned = script
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(&format!("{variable}=")))
+                .unwrap_or_else(|| {
+                    panic!("scripts/install-test-tools.sh does not set {variable}")
+                });
+            let pin = PINS.iter().find(|p| p.agent == agent).unwrap();
+            assert_eq!(
+                assigned.trim_matches('"'),
+                pin.version,
+                "{variable} in scripts/install-test-tools.sh"
+            );
+        }
+    }
+
     #[test]
     fn every_builtin_agent_has_one_pin() {
         for name in ["claude", "codex", "gemini"] {
