@@ -1154,6 +1154,14 @@ pub const EXAMPLE_TOML: &str = r#"# oneshot configuration. Every key is optional
 # The NAME of the secret (environment variable) that holds a Slack-compatible
 # webhook URL. Never put the URL itself in this file. No default: no notifications.
 # webhook_secret = "ONESHOT_SLACK_WEBHOOK"
+
+# The npm version of each agent's CLI that the workflows install when the runner
+# has none (the workflow input agent_version overrides it). The values shown are
+# the versions this oneshot pins and is tested with.
+# [agent_versions]
+# claude = "2.1.330"
+# codex = "0.169.0"
+# gemini = "0.61.0"
 "#;
 
 #[cfg(test)]
@@ -1943,6 +1951,7 @@ mod tests {
             verify,
             pr,
             notify,
+            agent_versions,
         } = &file;
         let PlanFile {
             agent: pa,
@@ -1968,6 +1977,19 @@ mod tests {
             reviewers,
         } = pr.as_ref().unwrap();
         let NotifyFile { webhook_secret } = notify.as_ref().unwrap();
+        let AgentVersionsFile {
+            claude,
+            codex,
+            gemini,
+        } = agent_versions.as_ref().unwrap();
+        // The versions shown are the pins.
+        for (shown, agent) in [(claude, "claude"), (codex, "codex"), (gemini, "gemini")] {
+            let pin = crate::agent::install::PINS
+                .iter()
+                .find(|p| p.agent == agent)
+                .unwrap();
+            assert_eq!(shown.as_ref().map(|v| v.0.as_str()), Some(pin.version));
+        }
         let present = [
             agent.is_some(),
             model.is_some(),
@@ -2007,6 +2029,22 @@ mod tests {
         s.verify.command = None;
         s.pr.reviewers = vec![];
         s.notify.webhook_secret = None;
+        s.agent_versions = AgentVersions::default();
         assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn agent_versions_are_checked_where_they_are_written() {
+        let s = settings("[agent_versions]\ncodex = \"0.170.0\"\n");
+        assert_eq!(s.agent_versions.codex.as_deref(), Some("0.170.0"));
+        assert_eq!(s.agent_versions.claude, None);
+        for bad in [
+            "[agent_versions]\nclaude = \"--registry=x\"\n",
+            "[agent_versions]\nclaude = \"1 2\"\n",
+            "[agent_versions]\naider = \"1.0\"\n",
+        ] {
+            let err = file_err(bad);
+            assert!(err.message.contains("line 2"), "{bad}: {}", err.message);
+        }
     }
 }

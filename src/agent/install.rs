@@ -609,7 +609,10 @@ mod tests {
         let sudo = dir.path().join("sudo");
         std::fs::write(
             &sudo,
-            format!("#!/bin/sh\necho \"$@\" >> {}\n", sudo_log.display()),
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\n",
+                sudo_log.display()
+            ),
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
