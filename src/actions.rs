@@ -195,12 +195,15 @@ impl Runner {
     /// Puts `dir` on PATH for the later steps of the job (`$GITHUB_PATH`, one directory a
     /// line). Outside Actions there are no later steps: says what to add instead.
     pub fn add_path(&self, dir: &Path) -> Result<()> {
-        let text = dir.to_str().filter(|t| !t.contains(['\n', '\r'])).ok_or_else(|| {
-            Error::input(format!(
-                "{} cannot go on PATH: it is not UTF-8 or holds a line break",
-                dir.display()
-            ))
-        })?;
+        let text = dir
+            .to_str()
+            .filter(|t| !t.contains(['\n', '\r']))
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "{} cannot go on PATH: it is not UTF-8 or holds a line break",
+                    dir.display()
+                ))
+            })?;
         match (&self.path_file, self.in_actions) {
             (Some(file), true) => append(file, format!("{text}\n").as_bytes())
                 .io_context(|| format!("could not write to GITHUB_PATH ({})", file.display())),

@@ -244,7 +244,10 @@ fn resolve_only_says_what_would_be_installed_and_changes_nothing() {
     assert_eq!(r.output("install"), "true");
     assert_eq!(
         r.output("npm_cache"),
-        r.temp.join("oneshot-agents/npm-cache").display().to_string()
+        r.temp
+            .join("oneshot-agents/npm-cache")
+            .display()
+            .to_string()
     );
     assert!(r.output("cache_key").ends_with("-claude-2.1.330"));
 }
@@ -293,7 +296,13 @@ fn the_agent_is_resolved_per_phase_as_the_sessions_resolve_it() {
     assert_ok(&r.install(&["--phase", "implement", "--resolve-only"]));
     assert_eq!(r.output("agent"), "codex");
     // The flag (workflow input) beats the file, and ONESHOT_AGENT comes between.
-    assert_ok(&r.install(&["--phase", "implement", "--agent", "claude", "--resolve-only"]));
+    assert_ok(&r.install(&[
+        "--phase",
+        "implement",
+        "--agent",
+        "claude",
+        "--resolve-only",
+    ]));
     assert_eq!(r.output("agent"), "claude");
     let mut r = r;
     r.env.set("ONESHOT_AGENT", "gemini");
@@ -336,7 +345,11 @@ fn an_invalid_version_is_refused_before_npm_runs() {
     let r = runner(true);
     let out = r.install(&["--phase", "plan", "--agent-version=--registry=http://evil"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert!(text(&out).contains("is not an npm version"), "{}", text(&out));
+    assert!(
+        text(&out).contains("is not an npm version"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(r.npm_argv(), None);
 
     r.config("[agent_versions]\nclaude = \"../../x\"\n");
@@ -390,7 +403,9 @@ fn without_node_and_npm_the_error_says_so_and_how_to_get_them() {
     assert_eq!(out.status.code(), Some(8), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("cannot install claude (@anthropic-ai/claude-code@2.1.330): `npm` is not on PATH"),
+        stdout.contains(
+            "cannot install claude (@anthropic-ai/claude-code@2.1.330): `npm` is not on PATH"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("actions/setup-node"), "{stdout}");
@@ -508,7 +523,10 @@ fn for_codex_a_closed_userns_gate_is_lifted_with_sudo_or_warned_about() {
             .lines()
             .find(|l| l.starts_with("::warning::"))
             .unwrap_or_else(|| panic!("{log}"));
-        assert!(warning.contains("sudo: a password is required"), "{warning}");
+        assert!(
+            warning.contains("sudo: a password is required"),
+            "{warning}"
+        );
         assert!(warning.contains("bubblewrap"), "{warning}");
     }
 }

@@ -178,8 +178,18 @@ pub fn run_captured(mut cmd: Command, what: &str, limit: Duration) -> Result<Cap
             String::from_utf8_lossy(&kept).into_owned()
         })
     };
-    let out = drain(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let err = drain(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -369,11 +379,14 @@ pub fn npm_install(
         ));
     }
     if !program.exists() {
-        return Err(Error::agent(format!(
-            "{what} finished but left no {}",
-            program.display()
-        ))
-        .hint(format!("check that {} is the package of `{}`", pin.package, pin.program)));
+        return Err(
+            Error::agent(format!("{what} finished but left no {}", program.display())).hint(
+                format!(
+                    "check that {} is the package of `{}`",
+                    pin.package, pin.program
+                ),
+            ),
+        );
     }
     let reported = program_version(&agent, &program, parent)?;
     if !reports_version(&reported, version) {
@@ -482,9 +495,7 @@ mod tests {
             let assigned = script
                 .lines()
                 .find_map(|l| l.trim().strip_prefix(&format!("{variable}=")))
-                .unwrap_or_else(|| {
-                    panic!("scripts/install-test-tools.sh does not set {variable}")
-                });
+                .unwrap_or_else(|| panic!("scripts/install-test-tools.sh does not set {variable}"));
             let pin = PINS.iter().find(|p| p.agent == agent).unwrap();
             assert_eq!(
                 assigned.trim_matches('"'),

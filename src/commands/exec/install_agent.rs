@@ -81,12 +81,10 @@ pub fn run(args: &InstallAgentArgs, ctx: &Context) -> Result<Outputs> {
         .with("install", on_path.is_err());
 
     if *resolve_only {
-        return Ok(outputs
-            .with("agent_version", version)
-            .with(
-                "agent_path",
-                on_path.map(|p| p.display().to_string()).unwrap_or_default(),
-            ));
+        return Ok(outputs.with("agent_version", version).with(
+            "agent_path",
+            on_path.map(|p| p.display().to_string()).unwrap_or_default(),
+        ));
     }
 
     let (program, reported, installed) = match on_path {
@@ -174,7 +172,9 @@ fn wanted_version(
 ) -> Result<(String, bool)> {
     if let Some(flag) = flag.filter(|f| !f.trim().is_empty()) {
         let version = config::check_agent_version(flag).map_err(|why| {
-            Error::config(format!("invalid --agent-version on the command line: {why}"))
+            Error::config(format!(
+                "invalid --agent-version on the command line: {why}"
+            ))
         })?;
         return Ok((version, true));
     }

@@ -64,6 +64,11 @@ pub struct WorkflowRunner<'w> {
     sources: BTreeMap<String, PathBuf>,
     step_timeout: Duration,
     runs: Cell<usize>,
+    /// PATH of every job instead of the test environment's (a stock runner's).
+    path: Option<String>,
+    /// Where actions/cache keeps its entries (`<dir>/<key>`), when the cache actions are
+    /// performed rather than recorded as no-ops.
+    cache_store: Option<PathBuf>,
 }
 
 /// What a run did.
@@ -79,8 +84,10 @@ pub struct RunReport {
     /// Every job, in the order they finished; a job that called a workflow comes after the
     /// called workflow's jobs. Paths: `oneshot`, `oneshot/plan`, `oneshot/implement/implement`.
     pub jobs: Vec<JobReport>,
-    /// The `uses:` steps performed as recorded no-ops (`actions/cache/restore@…`).
+    /// The `uses:` steps performed as recorded no-ops (`actions/upload-artifact@…`).
     pub noops: Vec<String>,
+    /// What the performed cache actions did: `restore hit KEY`, `restore miss KEY`, `save KEY`.
+    pub caches: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -211,7 +218,23 @@ impl<'w> WorkflowRunner<'w> {
             sources,
             step_timeout: Duration::from_secs(120),
             runs: Cell::new(0),
+            path: None,
+            cache_store: None,
         }
+    }
+
+    /// Every job gets this PATH instead of the test environment's.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Performs actions/cache (restore and save) with its entries in `store`: an entry is the
+    /// directory `<store>/<key>` (or a symlink to one); a restore links the step's `path` to
+    /// it, a save copies `path` there. Without a store the cache actions are no-ops.
+    pub fn cache_store(mut self, store: &Path) -> Self {
+        self.cache_store = Some(store.to_path_buf());
+        self
     }
 
     /// A repository secret.
@@ -345,6 +368,7 @@ impl<'w> WorkflowRunner<'w> {
             base_env: self.base_env(),
             jobs: RefCell::new(Vec::new()),
             noops: RefCell::new(Vec::new()),
+            caches: RefCell::new(Vec::new()),
             counter: Cell::new(0),
         };
 
@@ -383,6 +407,7 @@ impl<'w> WorkflowRunner<'w> {
             github_token: token,
             jobs: ctx.jobs.into_inner(),
             noops: ctx.noops.into_inner(),
+            caches: ctx.caches.into_inner(),
         })
     }
 
@@ -390,7 +415,8 @@ impl<'w> WorkflowRunner<'w> {
     /// pinned clock, git's config isolation, the client's time limits. Not the test's git
     /// identity, GitHub token or GitHub variables: a runner has none of them.
     fn base_env(&self) -> Vec<(String, String)> {
-        self.world
+        let mut env: Vec<(String, String)> = self
+            .world
             .env
             .vars()
             .filter(|(k, _)| {
@@ -401,7 +427,12 @@ impl<'w> WorkflowRunner<'w> {
                     || *k == "HOME")
             })
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+            .collect();
+        if let Some(path) = &self.path {
+            env.retain(|(k, _)| k != "PATH");
+            env.push(("PATH".into(), path.clone()));
+        }
+        env
     }
 }
 
@@ -617,6 +648,7 @@ pub(crate) struct Run<'r> {
     pub base_env: Vec<(String, String)>,
     pub jobs: RefCell<Vec<JobReport>>,
     pub noops: RefCell<Vec<String>>,
+    pub caches: RefCell<Vec<String>>,
     pub counter: Cell<usize>,
 }
 
