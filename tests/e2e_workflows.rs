@@ -890,7 +890,8 @@ fn on_a_stock_runner_the_workflow_installs_the_agent_and_the_real_cli_does_the_w
     w.env.set("ANTHROPIC_BASE_URL", api.url.clone());
     w.env.set("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
 
-    // The Actions cache, holding npm's cache of this machine under the key the step computes.
+    // The Actions cache, holding npm's cache of this machine (and no installed CLI) under the
+    // key the step computes, so that the install step does run npm.
     let store = w.env.dir("actions-cache");
     let key = format!(
         "oneshot-agent-npm-{}-{}-claude-{CLAUDE_CODE_VERSION}",
@@ -898,8 +899,22 @@ fn on_a_stock_runner_the_workflow_installs_the_agent_and_the_real_cli_does_the_w
         std::env::consts::ARCH
     );
     let seeded = machine_npm_cache()
-        .map(|cache| std::os::unix::fs::symlink(cache, store.join(&key)).unwrap())
+        .map(|cache| {
+            let entry = w.env.dir(&format!("actions-cache/{key}"));
+            std::os::unix::fs::symlink(cache, entry.join("0")).unwrap()
+        })
         .is_some();
+    // How this machine reaches the registry (a runner has its own): proxies and extra
+    // certificate authorities.
+    for (name, value) in std::env::vars() {
+        let network = name.eq_ignore_ascii_case("https_proxy")
+            || name.eq_ignore_ascii_case("http_proxy")
+            || name.eq_ignore_ascii_case("no_proxy")
+            || ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR"].contains(&name.as_str());
+        if network {
+            w.env.set(&name, value);
+        }
+    }
 
     let out = w
         .env

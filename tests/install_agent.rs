@@ -221,6 +221,7 @@ fn each_agent_is_installed_into_its_own_prefix_with_the_pinned_version() {
         );
         assert_eq!(r.output("installed"), "true");
         assert_eq!(r.output("npm_cache"), cache.display().to_string());
+        assert_eq!(r.output("agent_prefix"), prefix.display().to_string());
         let key = r.output("cache_key");
         assert!(
             key.starts_with("oneshot-agent-npm-") && key.ends_with(&format!("-{agent}-{version}")),
@@ -460,7 +461,8 @@ fn an_install_that_reports_another_version_fails() {
     assert_eq!(r.github_path(), "");
 }
 
-/// A second run in the same job finds the prefix at the right version and leaves npm alone.
+/// A prefix at the right version (the Actions cache put it back, or a second run in the same
+/// job) is used as it is: npm does not run.
 #[test]
 fn an_installed_prefix_at_the_version_is_used_again() {
     let r = runner(true);

@@ -372,7 +372,7 @@ fn each_job_installs_the_agent_before_its_first_session_and_saves_the_cache_befo
             );
             assert_eq!(
                 str_of(&list[at]["with"]["path"], "path"),
-                "${{ steps.agent.outputs.npm_cache }}"
+                "${{ steps.agent.outputs.npm_cache }}\n${{ steps.agent.outputs.agent_prefix }}\n"
             );
         }
         assert!(

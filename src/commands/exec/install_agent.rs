@@ -2,6 +2,10 @@
 //! is resolved by the same code as `run-plan` and `run-implement`; a program of its name that
 //! is on PATH already is used (its version is reported); otherwise the pinned npm package is
 //! installed into a prefix of its own, whose `bin` goes on PATH for the later steps.
+//!
+//! The workflow keeps npm's cache and the prefix with the Actions cache: on a hit the prefix is
+//! back at its place and only its `--version` is checked; npm's cache serves an install whose
+//! prefix did not come back.
 
 use super::Context;
 use crate::actions::{Annotation, Level, Outputs};
@@ -73,10 +77,12 @@ pub fn run(args: &InstallAgentArgs, ctx: &Context) -> Result<Outputs> {
     let version = wanted.0;
     let layout = Layout::from_env(install_env)?;
     let npm_cache = layout.npm_cache().display().to_string();
+    let prefix = layout.prefix(pin, &version);
     let cache_key = install::cache_key(pin, &version);
     let mut outputs = Outputs::new()
         .with("agent", agent.name())
         .with("npm_cache", npm_cache)
+        .with("agent_prefix", prefix.display().to_string())
         .with("cache_key", cache_key)
         .with("install", on_path.is_err());
 
@@ -113,17 +119,17 @@ pub fn run(args: &InstallAgentArgs, ctx: &Context) -> Result<Outputs> {
                 let _group = ctx.runner.group(&format!(
                     "Installing {}@{version} into {}",
                     pin.package,
-                    layout.prefix(pin, &version).display()
+                    prefix.display()
                 ));
                 install::npm_install(install_env, &parent, pin, &version, &layout)?
             };
-            let bin = install::bin_dir(&layout.prefix(pin, &version));
+            let bin = install::bin_dir(&prefix);
             ctx.runner.add_path(&bin)?;
             ctx.runner.info(&format!(
                 "{} {}: {} ({})",
                 pin.program,
                 if cli.reused {
-                    "was installed already"
+                    "was in place already (restored from the cache)"
                 } else {
                     "installed"
                 },

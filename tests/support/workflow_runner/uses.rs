@@ -147,7 +147,8 @@ fn install(target: &Target, git_ref: &str) -> Result<Exec, String> {
 }
 
 /// actions/cache/restore and /save on a local store (see `WorkflowRunner::cache_store`). Only
-/// an exact key is looked up; `path` is one directory.
+/// an exact key is looked up. `path` is one directory a line; the entry `<store>/<key>` holds
+/// the n-th one as `<n>/` (a restore links each path that the entry has to it).
 fn cache(
     run: &Run,
     store: &std::path::Path,
@@ -160,7 +161,13 @@ fn cache(
             .cloned()
             .ok_or_else(|| format!("actions/cache/{kind}: `{name}` is required"))
     };
-    let (key, path) = (input("key")?, PathBuf::from(input("path")?));
+    let key = input("key")?;
+    let paths: Vec<PathBuf> = input("path")?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect();
     if let Some(k) = with.keys().find(|k| *k != "key" && *k != "path") {
         return Err(format!(
             "actions/cache/{kind}: `{k}` is not supported by the workflow runner"
@@ -168,6 +175,12 @@ fn cache(
     }
     if key.contains('/') || key.contains(',') || key.len() > 512 {
         return Err(format!("actions/cache: the key `{key}` is invalid"));
+    }
+    if let Some(p) = paths.iter().find(|p| !p.is_absolute()) {
+        return Err(format!(
+            "actions/cache/{kind}: `{}` is not absolute (the workflow runner needs absolute paths)",
+            p.display()
+        ));
     }
     let entry = store.join(&key);
     let mut outputs = BTreeMap::new();
@@ -182,13 +195,17 @@ fn cache(
             ));
             if hit {
                 outputs.insert("cache-matched-key".into(), key.clone());
-                let target = entry.canonicalize().map_err(|e| e.to_string())?;
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                for (n, path) in paths.iter().enumerate() {
+                    let Ok(target) = entry.join(n.to_string()).canonicalize() else {
+                        continue;
+                    };
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                    }
+                    std::os::unix::fs::symlink(&target, path).map_err(|e| {
+                        format!("actions/cache/restore: linking {}: {e}", path.display())
+                    })?;
                 }
-                std::os::unix::fs::symlink(&target, &path).map_err(|e| {
-                    format!("actions/cache/restore: linking {}: {e}", path.display())
-                })?;
                 format!("Cache restored from key: {key}\n")
             } else {
                 format!("Cache not found for input keys: {key}\n")
@@ -200,18 +217,20 @@ fn cache(
                     "Failed to save: Unable to reserve cache with key {key}, another job may be creating this cache.\n"
                 )
             } else {
-                std::fs::create_dir_all(store).map_err(|e| e.to_string())?;
-                let status = Process::new("cp")
-                    .arg("-a")
-                    .arg(&path)
-                    .arg(&entry)
-                    .status()
-                    .map_err(|e| e.to_string())?;
-                if !status.success() {
-                    return Err(format!(
-                        "actions/cache/save: copying {} failed",
-                        path.display()
-                    ));
+                std::fs::create_dir_all(&entry).map_err(|e| e.to_string())?;
+                for (n, path) in paths.iter().enumerate().filter(|(_, p)| p.exists()) {
+                    let status = Process::new("cp")
+                        .arg("-a")
+                        .arg(path)
+                        .arg(entry.join(n.to_string()))
+                        .status()
+                        .map_err(|e| e.to_string())?;
+                    if !status.success() {
+                        return Err(format!(
+                            "actions/cache/save: copying {} failed",
+                            path.display()
+                        ));
+                    }
                 }
                 run.caches.borrow_mut().push(format!("save {key}"));
                 format!("Cache saved with key: {key}\n")
