@@ -269,6 +269,23 @@ fn a_dispatched_one_shot_runs_both_jobs_to_a_ready_pull_request() {
     let (report, pr) = main_run(&s);
     assert_eq!(report.conclusion, "success", "{}", report.log());
     assert_eq!(report.job("oneshot/plan").result, "success");
+    for job in ["oneshot/plan", "oneshot/implement/implement"] {
+        let job = report.job(job);
+        assert_eq!(job.runs_on, json!("ubuntu-latest"));
+        // The agent on PATH (a self-hosted runner's, here the fake) is used and not installed.
+        let install = job
+            .steps
+            .iter()
+            .find(|s| s.id.as_deref() == Some("install-agent"))
+            .unwrap();
+        assert_eq!(install.outputs["installed"], "false", "{}", report.log());
+        assert_eq!(install.outputs["agent_version"], "0.0.0 (fake agent)");
+    }
+    assert!(
+        report.caches.is_empty() && !report.noops.iter().any(|n| n.starts_with("actions/cache")),
+        "nothing to cache when nothing is installed: {:?}",
+        report.noops
+    );
     assert_eq!(report.job("oneshot/implement").result, "success");
     let implement = report.job("oneshot/implement/implement");
     assert_eq!(implement.result, "success", "{}", report.log());
@@ -369,12 +386,23 @@ fn a_start_from_the_actions_tab_with_only_a_prompt_creates_the_branch_and_pr() {
         &s.w.fake.token(),
         "oneshot.yml",
         "main",
-        &[("prompt", PROMPT)],
+        &[
+            ("prompt", PROMPT),
+            ("runs_on", r#"["self-hosted", "linux"]"#),
+        ],
     );
     // No ONESHOT_TOKEN secret: the workflows fall back to the run's github.token.
     let report = s.runner(true).run_dispatched(run_id);
     assert_eq!(report.conclusion, "success", "{}", report.log());
     assert_eq!(report.run_name, format!("oneshot: {PROMPT}"));
+    // A JSON list of labels reaches both jobs as a list.
+    for job in ["oneshot/plan", "oneshot/implement/implement"] {
+        assert_eq!(
+            report.job(job).runs_on,
+            json!(["self-hosted", "linux"]),
+            "{job}"
+        );
+    }
     let plan = report.job("oneshot/plan");
     let prepare = plan
         .steps

@@ -781,3 +781,34 @@ fn the_release_builds_what_the_installer_downloads() {
     assert_eq!(built, downloaded);
     assert_eq!(built.len(), 4);
 }
+
+/// Both callers `oneshot init` writes take the runner and the agent's version and pass them on,
+/// with the runner's default where a dispatch leaves it out.
+#[test]
+fn the_callers_init_writes_pass_runs_on_and_agent_version() {
+    let env = TestEnv::new();
+    let repo = env.repo_with_origin();
+    run_ok(env.oneshot(&repo.work).args(["init", "--json"]));
+    for file in ["oneshot.yml", "oneshot-resume.yml"] {
+        let caller = parse(&repo.work.join(".github/workflows").join(file));
+        let inputs = &caller["on"]["workflow_dispatch"]["inputs"];
+        assert_eq!(
+            inputs["runs_on"]["default"].as_str(),
+            Some("ubuntu-latest"),
+            "{file}"
+        );
+        assert_eq!(
+            inputs["agent_version"]["default"].as_str(),
+            Some(""),
+            "{file}"
+        );
+        let (_, job) = jobs(&caller).into_iter().next().unwrap();
+        for input in ["runs_on", "agent_version"] {
+            assert_eq!(
+                job["with"][input].as_str(),
+                Some(format!("${{{{ inputs.{input} }}}}").as_str()),
+                "{file}"
+            );
+        }
+    }
+}

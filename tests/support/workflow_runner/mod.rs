@@ -100,6 +100,8 @@ pub struct JobReport {
     pub steps: Vec<StepReport>,
     /// The job's `GITHUB_WORKSPACE` (none for skipped jobs and workflow calls).
     pub workspace: Option<PathBuf>,
+    /// `runs-on`, evaluated: a label or a list of labels (null for skipped jobs and calls).
+    pub runs_on: Value,
 }
 
 #[derive(Clone, Debug)]
@@ -796,6 +798,7 @@ impl Run<'_> {
                     outputs: BTreeMap::new(),
                     steps: Vec::new(),
                     workspace: None,
+                    runs_on: Value::Null,
                 });
                 ("skipped".to_string(), BTreeMap::new())
             } else if job.get("uses").is_some() {
@@ -808,11 +811,30 @@ impl Run<'_> {
                     outputs: outputs.clone(),
                     steps: Vec::new(),
                     workspace: None,
+                    runs_on: Value::Null,
                 });
                 (result, outputs)
             } else {
+                // Not a machine here, but the expression must evaluate to labels.
+                let runs_on = expr::evaluate_value(&job["runs-on"], &base)
+                    .map_err(|e| format!("{where_}: runs-on: {e}"))?;
+                let labels_ok = match &runs_on {
+                    Value::String(s) => !s.is_empty(),
+                    Value::Array(items) => {
+                        !items.is_empty()
+                            && items
+                                .iter()
+                                .all(|i| i.as_str().is_some_and(|s| !s.is_empty()))
+                    }
+                    _ => false,
+                };
+                if !labels_ok {
+                    return Err(format!(
+                        "{where_}: runs-on is {runs_on}, not a label or a list of labels"
+                    ));
+                }
                 let scope = base.with("secrets", secrets.clone());
-                let report = job::run(
+                let mut report = job::run(
                     self,
                     job::JobSpec {
                         path: path.clone(),
@@ -826,6 +848,7 @@ impl Run<'_> {
                     },
                 )
                 .map_err(|e| format!("{where_}: {e}"))?;
+                report.runs_on = runs_on;
                 let r = (report.result.clone(), report.outputs.clone());
                 self.jobs.borrow_mut().push(report);
                 r
