@@ -2,7 +2,8 @@
 //! `oneshot dispatch` or the Actions tab starts the caller workflow `oneshot init` writes, which
 //! calls this tree's `one-shot.yml` (plan job) and `plan-implement.yml` (implement job), against
 //! the fake GitHub server, a bare remote and the fake agent. Each test asserts the final state in
-//! the fake and in the remote.
+//! the fake and in the remote. One test plays a stock runner instead: no agent on PATH, so the
+//! workflow installs the real Claude Code CLI from npm, which works against a fake Anthropic API.
 //!
 //! benches/e2e.rs times `main_run` (the same scenario) and reports its request count.
 

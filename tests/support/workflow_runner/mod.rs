@@ -31,8 +31,11 @@
 //! `uses:` steps: `actions/checkout` becomes a shallow fetch of the bare remote at `with.ref` (or
 //! the triggering ref) like the real action does it, without credentials; the install action
 //! (`$/.github/actions/install`, `./.github/actions/install`) puts the binary under test on PATH
-//! through `GITHUB_PATH`; `actions/upload-artifact`, `download-artifact` and `cache` are recorded
-//! no-ops. Anything else — an unknown action, key or expression — is an error of the runner (a
+//! through `GITHUB_PATH`; `actions/upload-artifact` and `download-artifact` are recorded no-ops, and
+//! so are `actions/cache/restore` and `save` unless the runner has a cache store
+//! (`WorkflowRunner::cache_store`), which performs them on local directories. `runs-on` is
+//! evaluated and must give a label or a list of labels; `WorkflowRunner::path` gives every job
+//! a PATH of its own (a stock runner's). Anything else — an unknown action, key or expression — is an error of the runner (a
 //! panic in `run_dispatched`), never silently skipped.
 
 pub mod commands;
