@@ -72,9 +72,12 @@ pub fn run(args: &InstallAgentArgs, ctx: &Context) -> Result<Outputs> {
         }
     };
 
-    let wanted = wanted_version(pin, agent_version.as_deref(), &settings.agent_versions)?;
-    let explicit = wanted.1;
-    let version = wanted.0;
+    let (version, explicit) = wanted_version(
+        &agent,
+        pin,
+        agent_version.as_deref(),
+        &settings.agent_versions,
+    )?;
     let layout = Layout::from_env(install_env)?;
     let npm_cache = layout.npm_cache().display().to_string();
     let prefix = layout.prefix(pin, &version);
@@ -172,6 +175,7 @@ pub fn run(args: &InstallAgentArgs, ctx: &Context) -> Result<Outputs> {
 /// The version to install and whether someone asked for it: the flag (workflow input
 /// `agent_version`), then `[agent_versions]` in the configuration file, then the pin.
 fn wanted_version(
+    agent: &AgentSpec,
     pin: &install::Pin,
     flag: Option<&str>,
     configured: &config::AgentVersions,
@@ -184,10 +188,11 @@ fn wanted_version(
         })?;
         return Ok((version, true));
     }
-    let from_file = match pin.agent {
-        "claude" => &configured.claude,
-        "codex" => &configured.codex,
-        _ => &configured.gemini,
+    let from_file = match agent {
+        AgentSpec::Claude => &configured.claude,
+        AgentSpec::Codex => &configured.codex,
+        AgentSpec::Gemini => &configured.gemini,
+        AgentSpec::Command { .. } => &None,
     };
     Ok(match from_file {
         Some(v) => (v.clone(), true),
