@@ -112,13 +112,15 @@ pub struct Runner {
     in_actions: bool,
     output_file: Option<PathBuf>,
     summary_file: Option<PathBuf>,
+    /// `$GITHUB_PATH`: directories later steps find programs in.
+    path_file: Option<PathBuf>,
     /// Bytes written to the step summary by this process, to hold the 1 MiB limit.
     summary_written: Mutex<usize>,
     stdout: Mutex<()>,
 }
 
 impl Runner {
-    /// Reads `GITHUB_ACTIONS`, `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`.
+    /// Reads `GITHUB_ACTIONS`, `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY` and `GITHUB_PATH`.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
@@ -127,6 +129,13 @@ impl Runner {
             var("GITHUB_OUTPUT").map(PathBuf::from),
             var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
         )
+        .with_path_file(var("GITHUB_PATH").map(PathBuf::from))
+    }
+
+    /// Where [`Runner::add_path`] writes.
+    pub fn with_path_file(mut self, path_file: Option<PathBuf>) -> Self {
+        self.path_file = path_file;
+        self
     }
 
     pub fn new(
@@ -138,6 +147,7 @@ impl Runner {
             in_actions,
             output_file,
             summary_file,
+            path_file: None,
             summary_written: Mutex::new(0),
             stdout: Mutex::new(()),
         }
@@ -180,6 +190,31 @@ impl Runner {
         let _guard = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+    }
+
+    /// Puts `dir` on PATH for the later steps of the job (`$GITHUB_PATH`, one directory a
+    /// line). Outside Actions there are no later steps: says what to add instead.
+    pub fn add_path(&self, dir: &Path) -> Result<()> {
+        let text = dir
+            .to_str()
+            .filter(|t| !t.contains(['\n', '\r']))
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "{} cannot go on PATH: it is not UTF-8 or holds a line break",
+                    dir.display()
+                ))
+            })?;
+        match (&self.path_file, self.in_actions) {
+            (Some(file), true) => append(file, format!("{text}\n").as_bytes())
+                .io_context(|| format!("could not write to GITHUB_PATH ({})", file.display())),
+            (None, true) => Err(Error::internal(
+                "GITHUB_PATH is not set, so later steps cannot find the agent's program",
+            )),
+            (_, false) => {
+                self.info(&format!("Add {text} to PATH to use it"));
+                Ok(())
+            }
+        }
     }
 
     /// Appends Markdown to the step summary (inside Actions only). What would pass GitHub's

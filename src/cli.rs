@@ -107,6 +107,7 @@ pub enum ExecCommand {
     Finalize(FinalizeArgs),
     CloseRejected(CloseRejectedArgs),
     PlanFailed(PlanFailedArgs),
+    InstallAgent(InstallAgentArgs),
 }
 
 /// How to reach GitHub: shared by every command that talks to it.
@@ -659,6 +660,53 @@ pub struct ResumeArgs {
 
     #[command(flatten)]
     pub github: GitHubArgs,
+}
+
+/// Make sure the agent of a job's sessions can start: install its CLI unless it is on PATH.
+///
+/// The agent is resolved as `run-plan` (--phase plan) or `run-implement` (--phase implement)
+/// resolve it: --agent, then ONESHOT_AGENT, then .github/oneshot.toml, then claude. A program
+/// of that name on PATH is used as it is, and its --version is reported. Otherwise its npm
+/// package (@anthropic-ai/claude-code, @openai/codex, @google/gemini-cli), at the version this
+/// oneshot pins, is installed with `npm install --prefix` into a
+/// directory of its own ($RUNNER_TEMP/oneshot-agents/<agent>-<version>, or
+/// ~/.oneshot/agents/... outside Actions), its bin directory is added to GITHUB_PATH, and its
+/// --version is checked. Needs Node and npm on PATH. A `command:` agent is never installed: the
+/// step fails when its program is not found. For codex on Linux, a kernel setting that keeps
+/// its sandbox (bubblewrap) from creating user namespaces is lifted with `sudo -n sysctl`, or
+/// a warning says why it could not be. Outputs: `agent`, `agent_version`, `agent_path`,
+/// `install` (whether an install is needed), `installed`, `npm_cache` and `cache_key` (npm's
+/// cache directory and its Actions cache key), `userns` (codex).
+///
+/// Example:
+///   oneshot exec install-agent --phase plan --agent codex --agent-version 0.169.0
+#[derive(Debug, Args)]
+pub struct InstallAgentArgs {
+    /// Whose agent: the planning session's or the implementation sessions'.
+    #[arg(long, value_enum, value_name = "PHASE")]
+    pub phase: SessionPhase,
+
+    /// The agent: claude, codex, gemini, or command:<program> [args…]
+    /// [default: ONESHOT_AGENT, then .github/oneshot.toml, then claude].
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+
+    /// The npm version (or tag) of the agent's CLI [default: [agent_versions] in
+    /// .github/oneshot.toml, then the version oneshot pins].
+    #[arg(long, value_name = "VERSION")]
+    pub agent_version: Option<String>,
+
+    /// Only say what would be installed and where npm's cache is (the outputs), changing
+    /// nothing: for the Actions cache step that comes before the install.
+    #[arg(long)]
+    pub resolve_only: bool,
+}
+
+/// A kind of agent session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SessionPhase {
+    Plan,
+    Implement,
 }
 
 /// Say on the draft PR that planning failed, and how to try again.

@@ -121,7 +121,27 @@ pub mod env_vars {
     pub const HOME: EnvVar = EnvVar {
         name: "HOME",
         help: "The home directory: `$HOME/.cache` is the cache directory when XDG_CACHE_HOME is \
-               not set.",
+               not set; `exec install-agent` installs into `$HOME/.oneshot/agents/` outside Actions.",
+    };
+
+    pub const PATH: EnvVar = EnvVar {
+        name: "PATH",
+        help: "Where `exec install-agent` looks for the agent's program and for npm.",
+    };
+    pub const RUNNER_TEMP: EnvVar = EnvVar {
+        name: "RUNNER_TEMP",
+        help: "The job's temporary directory (set by Actions): `exec install-agent` installs the \
+               agent's CLI and keeps npm's cache under `oneshot-agents/` there.",
+    };
+    pub const USERNS_GATE_FILE: EnvVar = EnvVar {
+        name: "ONESHOT_USERNS_GATE_FILE",
+        help: "The setting that restricts unprivileged user namespaces, which codex's sandbox \
+               needs (default /proc/sys/kernel/apparmor_restrict_unprivileged_userns).",
+    };
+    pub const SUDO: EnvVar = EnvVar {
+        name: "ONESHOT_SUDO",
+        help: "The program `exec install-agent` lifts that restriction with, as `<sudo> -n sysctl \
+               -w …` (default sudo).",
     };
 
     /// Every variable above, for documentation and checks.
@@ -147,6 +167,10 @@ pub mod env_vars {
         TOKEN_IS_GITHUB_TOKEN,
         XDG_CACHE_HOME,
         HOME,
+        PATH,
+        RUNNER_TEMP,
+        USERNS_GATE_FILE,
+        SUDO,
     ];
 }
 
@@ -186,6 +210,23 @@ pub struct Environment {
     /// `XDG_CACHE_HOME`, else `HOME/.cache`. Relative paths are ignored, as the XDG
     /// specification says.
     pub cache_dir: Option<PathBuf>,
+    /// What `exec install-agent` needs to find and install an agent's CLI.
+    pub agent_install: AgentInstallEnv,
+}
+
+/// The variables `exec install-agent` reads. Paths that are not absolute are ignored.
+#[derive(Debug, Default, Clone)]
+pub struct AgentInstallEnv {
+    /// `PATH`.
+    pub path: Option<OsString>,
+    /// `RUNNER_TEMP`.
+    pub runner_temp: Option<PathBuf>,
+    /// `HOME`.
+    pub home: Option<PathBuf>,
+    /// `ONESHOT_USERNS_GATE_FILE`.
+    pub userns_gate_file: Option<PathBuf>,
+    /// `ONESHOT_SUDO`.
+    pub sudo: Option<OsString>,
 }
 
 /// The whole environment of this process, for the two places that decide what a child process
@@ -241,6 +282,13 @@ impl Environment {
                 .and_then(|v| v.trim().parse().ok()),
             github: GitHubEnv::from_lookup(&mut var),
             cache_dir,
+            agent_install: AgentInstallEnv {
+                path: var(PATH.name),
+                runner_temp: absolute(var(RUNNER_TEMP.name)),
+                home: absolute(var(HOME.name)),
+                userns_gate_file: absolute(var(USERNS_GATE_FILE.name)),
+                sudo: var(SUDO.name).filter(|v| !v.is_empty()),
+            },
         }
     }
 }
@@ -356,6 +404,17 @@ pub struct Settings {
     /// Globs (relative to the repository root) of files the agent must not change.
     pub protected_paths: Vec<String>,
     pub notify: Notify,
+    /// The version of each agent's CLI that `exec install-agent` installs, where the file pins
+    /// one (`[agent_versions]`); `None`: the version oneshot pins.
+    pub agent_versions: AgentVersions,
+}
+
+/// `[agent_versions]`: an npm version of each agent's CLI.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AgentVersions {
+    pub claude: Option<String>,
+    pub codex: Option<String>,
+    pub gemini: Option<String>,
 }
 
 /// One agent session kind (plan or implement), with the top-level agent and model applied.
@@ -469,6 +528,7 @@ pub struct FileConfig {
     verify: Option<VerifyFile>,
     pr: Option<PrFile>,
     notify: Option<NotifyFile>,
+    agent_versions: Option<AgentVersionsFile>,
 }
 
 type Minutes = Ranged<{ limits::MINUTES.0 }, { limits::MINUTES.1 }>;
@@ -512,6 +572,14 @@ struct PrFile {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
+struct AgentVersionsFile {
+    claude: Option<AgentVersion>,
+    codex: Option<AgentVersion>,
+    gemini: Option<AgentVersion>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct NotifyFile {
     webhook_secret: Option<SecretName>,
 }
@@ -530,6 +598,7 @@ fn resolve(file: FileConfig, path: Option<PathBuf>, top: Overrides) -> Settings 
         verify,
         pr,
         notify,
+        agent_versions,
     } = file;
     let Overrides {
         agent: top_agent,
@@ -634,6 +703,18 @@ fn resolve(file: FileConfig, path: Option<PathBuf>, top: Overrides) -> Settings 
         ),
         notify: Notify {
             webhook_secret: webhook_secret.map(|v| v.0),
+        },
+        agent_versions: {
+            let AgentVersionsFile {
+                claude,
+                codex,
+                gemini,
+            } = agent_versions.unwrap_or_default();
+            AgentVersions {
+                claude: claude.map(|v| v.0),
+                codex: codex.map(|v| v.0),
+                gemini: gemini.map(|v| v.0),
+            }
         },
     }
 }
@@ -799,6 +880,36 @@ impl TryFrom<f64> for Budget {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "String")]
 struct NonBlank(String);
+
+/// An npm version or dist-tag (`2.1.330`, `2.1.330-beta.1`, `latest`): never an option or a
+/// path, because it goes into npm's command line.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+struct AgentVersion(String);
+
+impl TryFrom<String> for AgentVersion {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        check_agent_version(&value).map(AgentVersion)
+    }
+}
+
+/// The check behind [`AgentVersion`], for the command line too.
+pub fn check_agent_version(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(format!(
+            "{value:?} is not an npm version (such as 2.1.330) or tag (such as latest)"
+        ))
+    }
+}
 
 impl TryFrom<String> for NonBlank {
     type Error = String;
@@ -1125,6 +1236,14 @@ pub const EXAMPLE_TOML: &str = r#"# oneshot configuration. Every key is optional
 # The NAME of the secret (environment variable) that holds a Slack-compatible
 # webhook URL. Never put the URL itself in this file. No default: no notifications.
 # webhook_secret = "ONESHOT_SLACK_WEBHOOK"
+
+# The npm version of each agent's CLI that the workflows install when the runner
+# has none (the workflow input agent_version overrides it). The values shown are
+# the versions this oneshot pins and is tested with.
+# [agent_versions]
+# claude = "2.1.330"
+# codex = "0.169.0"
+# gemini = "0.61.0"
 "#;
 
 #[cfg(test)]
@@ -1508,7 +1627,9 @@ mod tests {
                     match v.name {
                         "ONESHOT_NOW" => "2024-01-15T14:30:00Z",
                         "ONESHOT_TOKEN_IS_GITHUB_TOKEN" => "true",
-                        "XDG_CACHE_HOME" | "HOME" => "/cache",
+                        "XDG_CACHE_HOME" | "HOME" | "RUNNER_TEMP" | "ONESHOT_USERNS_GATE_FILE" => {
+                            "/cache"
+                        }
                         _ => "7",
                     },
                 )
@@ -1528,6 +1649,7 @@ mod tests {
             token_is_github_token,
             github,
             cache_dir,
+            agent_install,
         } = env(&all);
         for (field, value) in [
             ("prompt", prompt.map(|p| p.into_string().unwrap())),
@@ -1562,12 +1684,25 @@ mod tests {
                 token_is_github_token.then(String::new),
             ),
             ("cache_dir", cache_dir.map(|d| d.display().to_string())),
+            ("path", agent_install.path.map(|p| p.into_string().unwrap())),
+            (
+                "runner_temp",
+                agent_install.runner_temp.map(|d| d.display().to_string()),
+            ),
+            (
+                "userns_gate_file",
+                agent_install
+                    .userns_gate_file
+                    .map(|d| d.display().to_string()),
+            ),
+            ("sudo", agent_install.sudo.map(|p| p.into_string().unwrap())),
+            ("home", agent_install.home.map(|d| d.display().to_string())),
         ] {
             assert!(value.is_some(), "{field} is not read from its variable");
         }
         assert!(not_unicode.is_empty());
-        // XDG_CACHE_HOME and HOME make one field, cache_dir.
-        assert_eq!(env_vars::ALL.len(), 21, "one variable per field");
+        // XDG_CACHE_HOME and HOME make one field, cache_dir (HOME is read for agent_install too).
+        assert_eq!(env_vars::ALL.len(), 25, "one variable per field");
     }
 
     #[test]
@@ -1580,7 +1715,8 @@ mod tests {
             assert!(
                 v.name.starts_with("ONESHOT_")
                     || v.name.starts_with("GITHUB_")
-                    || ["GH_TOKEN", "XDG_CACHE_HOME", "HOME"].contains(&v.name),
+                    || ["GH_TOKEN", "XDG_CACHE_HOME", "HOME", "PATH", "RUNNER_TEMP"]
+                        .contains(&v.name),
                 "{}",
                 v.name
             );
@@ -1982,6 +2118,7 @@ mod tests {
             verify,
             pr,
             notify,
+            agent_versions,
         } = &file;
         let PlanFile {
             agent: pa,
@@ -2007,6 +2144,19 @@ mod tests {
             reviewers,
         } = pr.as_ref().unwrap();
         let NotifyFile { webhook_secret } = notify.as_ref().unwrap();
+        let AgentVersionsFile {
+            claude,
+            codex,
+            gemini,
+        } = agent_versions.as_ref().unwrap();
+        // The versions shown are the pins.
+        for (shown, agent) in [(claude, "claude"), (codex, "codex"), (gemini, "gemini")] {
+            let pin = crate::agent::install::PINS
+                .iter()
+                .find(|p| p.agent == agent)
+                .unwrap();
+            assert_eq!(shown.as_ref().map(|v| v.0.as_str()), Some(pin.version));
+        }
         let present = [
             agent.is_some(),
             model.is_some(),
@@ -2046,6 +2196,22 @@ mod tests {
         s.verify.command = None;
         s.pr.reviewers = vec![];
         s.notify.webhook_secret = None;
+        s.agent_versions = AgentVersions::default();
         assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn agent_versions_are_checked_where_they_are_written() {
+        let s = settings("[agent_versions]\ncodex = \"0.170.0\"\n");
+        assert_eq!(s.agent_versions.codex.as_deref(), Some("0.170.0"));
+        assert_eq!(s.agent_versions.claude, None);
+        for bad in [
+            "[agent_versions]\nclaude = \"--registry=x\"\n",
+            "[agent_versions]\nclaude = \"1 2\"\n",
+            "[agent_versions]\naider = \"1.0\"\n",
+        ] {
+            let err = file_err(bad);
+            assert!(err.message.contains("line 2"), "{bad}: {}", err.message);
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! `oneshot dispatch` or the Actions tab starts the caller workflow `oneshot init` writes, which
 //! calls this tree's `one-shot.yml` (plan job) and `plan-implement.yml` (implement job), against
 //! the fake GitHub server, a bare remote and the fake agent. Each test asserts the final state in
-//! the fake and in the remote.
+//! the fake and in the remote. One test plays a stock runner instead: no agent on PATH, so the
+//! workflow installs the real Claude Code CLI from npm, which works against a fake Anthropic API.
 //!
 //! benches/e2e.rs times `main_run` (the same scenario) and reports its request count.
 
@@ -269,6 +270,23 @@ fn a_dispatched_one_shot_runs_both_jobs_to_a_ready_pull_request() {
     let (report, pr) = main_run(&s);
     assert_eq!(report.conclusion, "success", "{}", report.log());
     assert_eq!(report.job("oneshot/plan").result, "success");
+    for job in ["oneshot/plan", "oneshot/implement/implement"] {
+        let job = report.job(job);
+        assert_eq!(job.runs_on, json!("ubuntu-latest"));
+        // The agent on PATH (a self-hosted runner's, here the fake) is used and not installed.
+        let install = job
+            .steps
+            .iter()
+            .find(|s| s.id.as_deref() == Some("install-agent"))
+            .unwrap();
+        assert_eq!(install.outputs["installed"], "false", "{}", report.log());
+        assert_eq!(install.outputs["agent_version"], "0.0.0 (fake agent)");
+    }
+    assert!(
+        report.caches.is_empty() && !report.noops.iter().any(|n| n.starts_with("actions/cache")),
+        "nothing to cache when nothing is installed: {:?}",
+        report.noops
+    );
     assert_eq!(report.job("oneshot/implement").result, "success");
     let implement = report.job("oneshot/implement/implement");
     assert_eq!(implement.result, "success", "{}", report.log());
@@ -369,12 +387,23 @@ fn a_start_from_the_actions_tab_with_only_a_prompt_creates_the_branch_and_pr() {
         &s.w.fake.token(),
         "oneshot.yml",
         "main",
-        &[("prompt", PROMPT)],
+        &[
+            ("prompt", PROMPT),
+            ("runs_on", r#"["self-hosted", "linux"]"#),
+        ],
     );
     // No ONESHOT_TOKEN secret: the workflows fall back to the run's github.token.
     let report = s.runner(true).run_dispatched(run_id);
     assert_eq!(report.conclusion, "success", "{}", report.log());
     assert_eq!(report.run_name, format!("oneshot: {PROMPT}"));
+    // A JSON list of labels reaches both jobs as a list.
+    for job in ["oneshot/plan", "oneshot/implement/implement"] {
+        assert_eq!(
+            report.job(job).runs_on,
+            json!(["self-hosted", "linux"]),
+            "{job}"
+        );
+    }
     let plan = report.job("oneshot/plan");
     let prepare = plan
         .steps
@@ -771,4 +800,263 @@ fn the_workflow_runner_refuses_what_it_does_not_understand() {
             .expect_err(&workflow);
         assert!(err.contains(expected), "{expected:?} not in: {err}");
     }
+}
+
+// -- a stock runner ----------------------------------------------------------------------------
+
+/// A 2-step plan for the stock-runner run.
+const STOCK_PLAN: &str = "# Add a --verbose flag to submit
+
+The submit command gets a --verbose flag that prints each request.
+
+## Steps
+
+### Step 1: Parse the flag
+Add `verbose: bool` to `SubmitArgs` in src/cli.rs. Check: `cargo build`.
+
+### Step 2: Print requests
+In src/submit.rs, print each request when verbose is set. Check: `cargo test submit`.
+";
+
+/// PATH as a stock GitHub-hosted runner has it for this test: node, npm and git (and the
+/// shell), and no agent CLI. `None` when npm is not installed here.
+fn stock_runner_path() -> Option<String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let find = |program: &str| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    };
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    for program in ["node", "npm", "git", "bash"] {
+        let dir = find(program)?.parent().unwrap().to_path_buf();
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    for dir in ["/usr/bin", "/bin"].map(std::path::PathBuf::from) {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    for dir in &dirs {
+        for agent in ["claude", "codex", "gemini"] {
+            assert!(
+                !dir.join(agent).exists(),
+                "{} has {agent}: this machine cannot play a stock runner",
+                dir.display()
+            );
+        }
+    }
+    Some(std::env::join_paths(dirs).unwrap().into_string().unwrap())
+}
+
+/// npm's own cache on this machine (which scripts/install-test-tools.sh filled), if it has one.
+fn machine_npm_cache() -> Option<std::path::PathBuf> {
+    let out = std::process::Command::new("npm")
+        .args(["config", "get", "cache"])
+        .output()
+        .ok()?;
+    let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    (out.status.success() && dir.join("_cacache").is_dir()).then_some(dir)
+}
+
+/// Issue 11: both jobs on a runner with no agent CLI at all. The workflow's own install step
+/// installs the real Claude Code CLI from the npm registry (npm's cache is the one
+/// scripts/install-test-tools.sh filled, handed over as an Actions cache hit, so CI downloads
+/// it once), and that CLI plans and implements a 2-step plan against the scripted fake
+/// Anthropic API.
+#[test]
+fn on_a_stock_runner_the_workflow_installs_the_agent_and_the_real_cli_does_the_work() {
+    use crate::fake_anthropic::{FakeAnthropic, Turn};
+    use crate::real_claude::CLAUDE_CODE_VERSION;
+
+    let Some(path) = stock_runner_path() else {
+        let message = "npm is not installed: the stock-runner test needs Node and npm";
+        if std::env::var_os("CI").is_some() {
+            panic!("{message}");
+        }
+        eprintln!("SKIPPED: {message}");
+        return;
+    };
+    let mut w = World::new();
+    run_ok(w.env.oneshot(&w.repo.work).args(["init", "--json"]));
+    w.env.git(&w.repo.work, ["add", "."]);
+    w.env
+        .git(&w.repo.work, ["commit", "--quiet", "-m", "Set up oneshot"]);
+    w.env
+        .git(&w.repo.work, ["push", "--quiet", "origin", "main"]);
+
+    let write = |file: &str, content: &str| Turn::Tool {
+        text: None,
+        name: "Write".into(),
+        input: json!({"file_path": format!("{{workdir}}/{file}"), "content": content}),
+    };
+    let api = FakeAnthropic::start_sessions(vec![
+        (
+            "oneshot: plan the task".into(),
+            vec![
+                write(".impl/plan.md", STOCK_PLAN),
+                write(".impl/plan-result.json", PLAN_RESULT),
+                Turn::Text("Wrote the plan (2 steps).".into()),
+            ],
+        ),
+        (
+            "implement step 1 of the plan".into(),
+            vec![
+                write("src/step1.txt", "step 1\n"),
+                Turn::Text("Done.".into()),
+            ],
+        ),
+        (
+            "implement step 2 of the plan".into(),
+            vec![
+                write("src/step2.txt", "step 2\n"),
+                Turn::Text("Done.".into()),
+            ],
+        ),
+    ]);
+    w.env.set("ANTHROPIC_BASE_URL", api.url.clone());
+    w.env.set("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+
+    // The Actions cache, holding npm's cache of this machine (and no installed CLI) under the
+    // key the step computes, so that the install step does run npm.
+    let store = w.env.dir("actions-cache");
+    let key = format!(
+        "oneshot-agent-npm-{}-{}-claude-{CLAUDE_CODE_VERSION}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    let seeded = machine_npm_cache()
+        .map(|cache| {
+            let entry = w.env.dir(&format!("actions-cache/{key}"));
+            std::os::unix::fs::symlink(cache, entry.join("0")).unwrap()
+        })
+        .is_some();
+    // How this machine reaches the registry (a runner has its own): proxies and extra
+    // certificate authorities.
+    for (name, value) in std::env::vars() {
+        let network = name.eq_ignore_ascii_case("https_proxy")
+            || name.eq_ignore_ascii_case("http_proxy")
+            || name.eq_ignore_ascii_case("no_proxy")
+            || ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR"].contains(&name.as_str());
+        if network {
+            w.env.set(&name, value);
+        }
+    }
+
+    let out = w
+        .env
+        .oneshot(&w.repo.work)
+        .args(["dispatch", "--json", PROMPT])
+        .output()
+        .unwrap();
+    let json = ok_json(out);
+    let (pr, run_id) = (
+        json["pr_number"].as_u64().unwrap(),
+        json["run_id"].as_u64().unwrap(),
+    );
+    let report = WorkflowRunner::new(&w)
+        .secret("ANTHROPIC_API_KEY", "sk-ant-fake")
+        .secret("ONESHOT_TOKEN", w.fake.token())
+        .path(path)
+        .cache_store(&store)
+        .step_timeout(std::time::Duration::from_secs(900))
+        .run_dispatched(run_id);
+    let context = format!(
+        "{}\nrequests to the fake API:\n{}",
+        report.log(),
+        api.describe()
+    );
+    assert_eq!(report.conclusion, "success", "{context}");
+
+    // Each job installed the CLI itself, at the pinned version, into its own RUNNER_TEMP.
+    for job in ["oneshot/plan", "oneshot/implement/implement"] {
+        let job = report.job(job);
+        let step = job
+            .steps
+            .iter()
+            .find(|s| s.id.as_deref() == Some("install-agent"))
+            .unwrap();
+        assert_eq!(step.outcome, "success", "{context}");
+        assert_eq!(step.outputs["installed"], "true", "{context}");
+        assert_eq!(
+            step.outputs["agent_version"],
+            format!("{CLAUDE_CODE_VERSION} (Claude Code)")
+        );
+        assert!(
+            step.outputs["agent_path"].ends_with(&format!(
+                "/temp/oneshot-agents/claude-{CLAUDE_CODE_VERSION}/node_modules/.bin/claude"
+            )),
+            "{}",
+            step.outputs["agent_path"]
+        );
+    }
+    let restores: Vec<&String> = report
+        .caches
+        .iter()
+        .filter(|c| c.starts_with("restore"))
+        .collect();
+    assert_eq!(restores.len(), 2, "{:?}", report.caches);
+    if seeded {
+        assert!(
+            report.caches.iter().all(|c| c.starts_with("restore hit")),
+            "{:?}",
+            report.caches
+        );
+    } else {
+        // The first job downloads and saves; the second restores what it saved.
+        assert_eq!(
+            report.caches,
+            [
+                format!("restore miss {key}"),
+                format!("save {key}"),
+                format!("restore hit {key}")
+            ]
+        );
+    }
+
+    // The real CLI did the work: the plan issue and the two step commits.
+    let requests = api.requests();
+    for marker in [
+        "oneshot: plan the task",
+        "implement step 1 of the plan",
+        "implement step 2 of the plan",
+    ] {
+        assert!(
+            requests.iter().any(|r| r.turn == Some(1)
+                && r.body["messages"][0]["content"]
+                    .to_string()
+                    .contains(marker)),
+            "no session for {marker:?}\n{context}"
+        );
+    }
+    let state = w.fake.state();
+    let pull = state.pull(OWNER, NAME, pr).unwrap();
+    assert!(!pull.draft, "the PR is ready for review\n{context}");
+    let subjects: Vec<String> = w
+        .env
+        .git(
+            &w.repo.origin,
+            [
+                "log",
+                "--reverse",
+                "--format=%s",
+                &format!("main..{BRANCH}"),
+            ],
+        )
+        .lines()
+        .filter(|s| s.starts_with("Step "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        subjects,
+        ["Step 1: Parse the flag", "Step 2: Print requests"],
+        "{context}"
+    );
+    assert_eq!(
+        w.env
+            .git(&w.repo.origin, ["show", &format!("{BRANCH}:src/step2.txt")]),
+        "step 2\n"
+    );
 }

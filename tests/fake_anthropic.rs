@@ -5,6 +5,11 @@
 //! The main conversation is the one whose requests offer tools; its n-th request (counted by
 //! the assistant messages it already holds, so a retried request gets the same answer) gets
 //! the n-th scripted turn. Other requests (a title, a summary) get a short text answer.
+//!
+//! One server can serve several sessions ([`FakeAnthropic::start_sessions`]): each conversation
+//! gets the script whose marker its first message contains (a plan prompt, "Step 2", …). In a
+//! tool call's input, `{workdir}` becomes the working directory the CLI names in its system
+//! prompt, for sessions whose directory the test cannot know beforehand.
 
 #![allow(dead_code)]
 
@@ -45,6 +50,12 @@ pub struct FakeAnthropic {
 
 impl FakeAnthropic {
     pub fn start(script: Vec<Turn>) -> Self {
+        Self::start_sessions(vec![(String::new(), script)])
+    }
+
+    /// Several sessions: each conversation gets the first script whose marker occurs in its
+    /// first message (an empty marker matches every conversation).
+    pub fn start_sessions(scripts: Vec<(String, Vec<Turn>)>) -> Self {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -53,7 +64,7 @@ impl FakeAnthropic {
             let log = Arc::clone(&log);
             std::thread::spawn(move || {
                 for request in server.incoming_requests() {
-                    handle(request, &script, &log);
+                    handle(request, &scripts, &log);
                 }
             })
         };
@@ -94,7 +105,51 @@ impl Drop for FakeAnthropic {
     }
 }
 
-fn handle(mut request: tiny_http::Request, script: &[Turn], log: &Mutex<Vec<Logged>>) {
+/// The script of the conversation `body` belongs to.
+fn script_for<'a>(scripts: &'a [(String, Vec<Turn>)], body: &Value) -> &'a [Turn] {
+    let first = body["messages"][0]["content"].to_string();
+    scripts
+        .iter()
+        .find(|(marker, _)| first.contains(marker.as_str()))
+        .map(|(_, script)| script.as_slice())
+        .unwrap_or(&[])
+}
+
+/// The working directory the CLI states in its prompt ("Primary working directory: /path" in
+/// Claude Code 2.1; "Working directory: /path" in older versions), in any text of the request.
+fn workdir(body: &Value) -> Option<String> {
+    match body {
+        Value::String(text) => text
+            .split("orking directory: ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_string),
+        Value::Array(items) => items.iter().find_map(workdir),
+        Value::Object(map) => map.values().find_map(workdir),
+        _ => None,
+    }
+}
+
+fn with_workdir(turn: Turn, body: &Value) -> Turn {
+    match turn {
+        Turn::Tool { text, name, input } => {
+            let dir = workdir(body).unwrap_or_default();
+            let text_input = input.to_string().replace("{workdir}", &dir);
+            Turn::Tool {
+                text,
+                name,
+                input: serde_json::from_str(&text_input).unwrap_or(input),
+            }
+        }
+        other => other,
+    }
+}
+
+fn handle(
+    mut request: tiny_http::Request,
+    scripts: &[(String, Vec<Turn>)],
+    log: &Mutex<Vec<Logged>>,
+) {
     let mut text = String::new();
     let _ = request.as_reader().read_to_string(&mut text);
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -114,10 +169,11 @@ fn handle(mut request: tiny_http::Request, script: &[Turn], log: &Mutex<Vec<Logg
                     .map(|m| m.iter().filter(|m| m["role"] == "assistant").count())
                     .unwrap_or(0);
                 turn = Some(n);
-                script
+                let turn = script_for(scripts, &body)
                     .get(n)
                     .cloned()
-                    .unwrap_or_else(|| Turn::Text("Done.".into()))
+                    .unwrap_or_else(|| Turn::Text("Done.".into()));
+                with_workdir(turn, &body)
             } else {
                 Turn::Text("Planning session".into())
             };

@@ -21,6 +21,7 @@ mod hostile_local;
 mod hostile_processes;
 mod implement;
 mod init;
+mod install_agent;
 mod local_run;
 mod plan_handoff;
 mod real_claude;

@@ -16,7 +16,7 @@ use crate::fake_anthropic::{FakeAnthropic, Turn};
 use crate::support::{TestEnv, TestRepo, stdout_json};
 
 /// The version `scripts/install-test-tools.sh` installs.
-const CLAUDE_CODE_VERSION: &str = "2.1.330";
+pub const CLAUDE_CODE_VERSION: &str = "2.1.330";
 
 /// The installed CLI, or `None` (after saying why) when the test should be skipped.
 pub fn claude() -> Option<PathBuf> {

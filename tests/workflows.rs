@@ -14,7 +14,8 @@ use crate::support::{TestEnv, run_ok};
 /// The reusable workflows, canonical in workflows/ and copied to .github/workflows/.
 const REUSABLE: [&str; 2] = ["one-shot.yml", "plan-implement.yml"];
 
-const ONE_SHOT_INPUTS: [&str; 8] = [
+/// At most 10: older GitHub Enterprise Server versions refuse a dispatch form with more.
+const ONE_SHOT_INPUTS: [&str; 10] = [
     "prompt",
     "model",
     "agent",
@@ -23,9 +24,11 @@ const ONE_SHOT_INPUTS: [&str; 8] = [
     "pr_number",
     "submitted_by",
     "distinct_id",
+    "agent_version",
+    "runs_on",
 ];
 
-const PLAN_IMPLEMENT_INPUTS: [&str; 8] = [
+const PLAN_IMPLEMENT_INPUTS: [&str; 10] = [
     "issue_number",
     "branch_name",
     "pr_number",
@@ -34,6 +37,8 @@ const PLAN_IMPLEMENT_INPUTS: [&str; 8] = [
     "agent",
     "from_step",
     "submitted_by",
+    "agent_version",
+    "runs_on",
 ];
 
 const SECRETS: [&str; 6] = [
@@ -52,8 +57,13 @@ const AGENT_KEYS: [&str; 4] = [
     "GEMINI_API_KEY",
 ];
 
+/// `install-agent` runs twice per job: `--resolve-only` for the cache step, then the install.
+const INSTALL_AGENT_FLAGS: &[&str] = &["--phase", "--agent", "--agent-version"];
+
 /// The `oneshot exec` steps the workflows call, in order per job, with the flags each may get.
-const PLAN_JOB: [(&str, &[&str]); 9] = [
+const PLAN_JOB: [(&str, &[&str]); 11] = [
+    ("install-agent", INSTALL_AGENT_FLAGS),
+    ("install-agent", INSTALL_AGENT_FLAGS),
     ("prepare", &["--model", "--agent", "--trunk"]),
     ("write-prompt", &[]),
     ("detect-trunk", &["--trunk"]),
@@ -71,7 +81,9 @@ const PLAN_JOB: [(&str, &[&str]); 9] = [
     ("plan-failed", &["--pr"]),
 ];
 
-const IMPLEMENT_JOB: [(&str, &[&str]); 3] = [
+const IMPLEMENT_JOB: [(&str, &[&str]); 5] = [
+    ("install-agent", INSTALL_AGENT_FLAGS),
+    ("install-agent", INSTALL_AGENT_FLAGS),
     ("fetch-plan", &["--issue", "--pr", "--branch"]),
     (
         "run-implement",
@@ -254,8 +266,10 @@ fn every_step_of_the_reusable_workflows_is_one_call_of_the_binary() {
                 assert!(
                     uses.starts_with("actions/checkout@")
                         || uses.starts_with("actions/upload-artifact@")
+                        || uses.starts_with("actions/cache/restore@")
+                        || uses.starts_with("actions/cache/save@")
                         || uses == "$/.github/actions/install",
-                    "{name}: {place} uses {uses}; only the checkout, the installer and the transcripts' upload are allowed"
+                    "{name}: {place} uses {uses}; only the checkout, the installer, the agent's npm cache and the transcripts' upload are allowed"
                 );
                 continue;
             }
@@ -290,6 +304,92 @@ fn every_step_of_the_reusable_workflows_is_one_call_of_the_binary() {
                 assert!(plumbing, "{name}: {place}: unexpected line in run: {line}");
             }
         }
+    }
+}
+
+/// Issue 12: a shell that started the binary and waits for it would hold the step's token in
+/// its environment for as long as the binary runs; `exec` replaces the shell.
+#[test]
+fn every_call_of_the_binary_replaces_its_shell() {
+    let mut calls = 0;
+    for name in REUSABLE {
+        let doc = parse(&root().join("workflows").join(name));
+        for (place, step) in steps(&doc) {
+            let Some(script) = step["run"].as_str() else {
+                continue;
+            };
+            for line in script.lines().map(str::trim) {
+                if line.contains("oneshot exec ") {
+                    assert!(
+                        line.starts_with("exec oneshot exec "),
+                        "{name}: {place}: `{line}` must start the binary with exec"
+                    );
+                    calls += 1;
+                }
+            }
+        }
+    }
+    assert!(calls >= 14, "only {calls} calls found");
+}
+
+/// The agent's CLI is installed before the first session of each job, and npm's cache is saved
+/// right after the install, before any agent runs (so no session can poison it for later runs),
+/// under the key and path the binary resolved.
+#[test]
+fn each_job_installs_the_agent_before_its_first_session_and_saves_the_cache_before_it() {
+    for (name, job, session) in [
+        ("one-shot.yml", "plan", "run-plan"),
+        ("plan-implement.yml", "implement", "run-implement"),
+    ] {
+        let doc = parse(&root().join("workflows").join(name));
+        let list = doc["jobs"][job]["steps"].as_vec().unwrap();
+        let position = |pred: &dyn Fn(&Yaml) -> bool, what: &str| {
+            list.iter()
+                .position(pred)
+                .unwrap_or_else(|| panic!("{name}: no {what} step"))
+        };
+        let by_id = |id: &'static str| move |s: &Yaml| s["id"].as_str() == Some(id);
+        let uses = |prefix: &'static str| {
+            move |s: &Yaml| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix))
+        };
+        let resolve = position(&by_id("agent"), "agent");
+        let restore = position(&uses("actions/cache/restore@"), "cache restore");
+        let install = position(&by_id("install-agent"), "install-agent");
+        let save = position(&uses("actions/cache/save@"), "cache save");
+        let first_session = position(&by_id(session), session);
+        assert!(
+            resolve < restore && restore < install && install + 1 == save && save < first_session,
+            "{name}: resolve {resolve}, restore {restore}, install {install}, save {save}, {session} {first_session}"
+        );
+        assert!(
+            str_of(&list[resolve]["run"], "agent.run").contains("--resolve-only"),
+            "{name}"
+        );
+        for at in [restore, save] {
+            assert_eq!(
+                str_of(&list[at]["with"]["key"], "key"),
+                "${{ steps.agent.outputs.cache_key }}"
+            );
+            assert_eq!(
+                str_of(&list[at]["with"]["path"], "path"),
+                "${{ steps.agent.outputs.npm_cache }}\n${{ steps.agent.outputs.agent_prefix }}\n"
+            );
+        }
+        assert!(
+            str_of(&list[save]["if"], "save.if").contains("cache-hit != 'true'"),
+            "{name}: a hit is not saved again"
+        );
+        for at in [resolve, install] {
+            let env = env_names(&list[at]);
+            for key in AGENT_KEYS.iter().chain(&["ONESHOT_TOKEN"]) {
+                assert!(!env.contains(*key), "{name}: the install gets {key}");
+            }
+        }
+        let runs_on = str_of(&doc["jobs"][job]["runs-on"], "runs-on");
+        assert!(
+            runs_on.contains("fromJSON(inputs.runs_on)") && runs_on.contains("'ubuntu-latest'"),
+            "{name}: {runs_on}"
+        );
     }
 }
 
@@ -680,4 +780,35 @@ fn the_release_builds_what_the_installer_downloads() {
         .collect();
     assert_eq!(built, downloaded);
     assert_eq!(built.len(), 4);
+}
+
+/// Both callers `oneshot init` writes take the runner and the agent's version and pass them on,
+/// with the runner's default where a dispatch leaves it out.
+#[test]
+fn the_callers_init_writes_pass_runs_on_and_agent_version() {
+    let env = TestEnv::new();
+    let repo = env.repo_with_origin();
+    run_ok(env.oneshot(&repo.work).args(["init", "--json"]));
+    for file in ["oneshot.yml", "oneshot-resume.yml"] {
+        let caller = parse(&repo.work.join(".github/workflows").join(file));
+        let inputs = &caller["on"]["workflow_dispatch"]["inputs"];
+        assert_eq!(
+            inputs["runs_on"]["default"].as_str(),
+            Some("ubuntu-latest"),
+            "{file}"
+        );
+        assert_eq!(
+            inputs["agent_version"]["default"].as_str(),
+            Some(""),
+            "{file}"
+        );
+        let (_, job) = jobs(&caller).into_iter().next().unwrap();
+        for input in ["runs_on", "agent_version"] {
+            assert_eq!(
+                job["with"][input].as_str(),
+                Some(format!("${{{{ inputs.{input} }}}}").as_str()),
+                "{file}"
+            );
+        }
+    }
 }

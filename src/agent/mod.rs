@@ -12,6 +12,7 @@ mod codex;
 mod command;
 pub mod env;
 mod gemini;
+pub mod install;
 mod json;
 pub mod pricing;
 pub mod process;

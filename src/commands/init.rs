@@ -328,6 +328,16 @@ on:
         required: false
         type: string
         default: ""
+      agent_version:
+        description: "The agent CLI's npm version to install when the runner has none (empty: .github/oneshot.toml, else the version oneshot pins)"
+        required: false
+        type: string
+        default: ""
+      runs_on:
+        description: "The runner: a label such as ubuntu-latest, or a JSON list of labels such as [\"self-hosted\", \"linux\"]"
+        required: false
+        type: string
+        default: "ubuntu-latest"
 
 permissions: {}
 
@@ -350,6 +360,8 @@ jobs:
       pr_number: ${{ inputs.pr_number }}
       submitted_by: ${{ inputs.submitted_by }}
       distinct_id: ${{ inputs.distinct_id }}
+      agent_version: ${{ inputs.agent_version }}
+      runs_on: ${{ inputs.runs_on }}
     # The workflow reads ONESHOT_TOKEN, the agent's key (ANTHROPIC_API_KEY or
     # CLAUDE_CODE_OAUTH_TOKEN, OPENAI_API_KEY, GEMINI_API_KEY) and ONESHOT_WEBHOOK_URL.
     secrets: inherit
@@ -409,6 +421,16 @@ on:
         required: false
         type: string
         default: ""
+      agent_version:
+        description: "The agent CLI's npm version to install when the runner has none (empty: .github/oneshot.toml, else the version oneshot pins)"
+        required: false
+        type: string
+        default: ""
+      runs_on:
+        description: "The runner: a label such as ubuntu-latest, or a JSON list of labels such as [\"self-hosted\", \"linux\"]"
+        required: false
+        type: string
+        default: "ubuntu-latest"
 
 permissions: {}
 
@@ -429,6 +451,8 @@ jobs:
       model: ${{ inputs.model }}
       agent: ${{ inputs.agent }}
       submitted_by: ${{ inputs.submitted_by }}
+      agent_version: ${{ inputs.agent_version }}
+      runs_on: ${{ inputs.runs_on }}
     secrets: inherit
 "#;
 

@@ -10,6 +10,8 @@
 //!   environment and stdin (`FAKE_AGENT_RECORD` overrides).
 //! - `<argv0>.count`: the invocation counter.
 //!
+//! `--version` alone prints `0.0.0 (fake agent)` and is not counted as an invocation.
+//!
 //! Script: `{"steps": [step, …]}`, run in order, then exit 0. Steps (one key each):
 //! - `{"emit": <json>}`: the value as one line on stdout.
 //! - `{"emit_raw": "text"}`: the text and a newline; `{"emit_partial": "text"}`: no newline.
@@ -43,6 +45,11 @@ fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == STUBBORN) {
         stubborn(&args);
+    }
+    // As the real CLIs answer it (`exec install-agent` asks); not an invocation of the script.
+    if args.len() == 2 && args[1] == "--version" {
+        println!("0.0.0 (fake agent)");
+        return;
     }
     let argv0 = PathBuf::from(args.first().cloned().unwrap_or_default());
     let base = std::env::var_os("FAKE_AGENT_SCRIPT")

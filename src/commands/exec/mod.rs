@@ -5,6 +5,7 @@ mod close_rejected;
 pub mod detect_trunk;
 mod fetch_plan;
 mod finalize;
+mod install_agent;
 mod plan_failed;
 mod plan_save_to_issue;
 mod prepare;
@@ -30,6 +31,7 @@ pub fn run(step: ExecCommand, ctx: &Context) -> Result<()> {
         ExecCommand::Finalize(args) => finalize::run(&args, ctx)?,
         ExecCommand::CloseRejected(args) => close_rejected::run(&args, ctx)?,
         ExecCommand::PlanFailed(args) => plan_failed::run(&args, ctx)?,
+        ExecCommand::InstallAgent(args) => install_agent::run(&args, ctx)?,
         ExecCommand::PlanSaveToIssue(args) => plan_save_to_issue::run(&args, ctx)?,
         ExecCommand::RegisterOneShotPlan(args) => register_one_shot_plan::run(&args, ctx)?,
     };

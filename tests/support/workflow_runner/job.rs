@@ -454,6 +454,7 @@ pub(super) fn run(run: &Run, spec: JobSpec) -> Result<JobReport, String> {
         outputs.insert(k, expr::to_string(&value));
     }
     Ok(JobReport {
+        runs_on: Value::Null,
         path,
         name,
         result: result.into(),

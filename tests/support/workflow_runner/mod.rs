@@ -31,8 +31,11 @@
 //! `uses:` steps: `actions/checkout` becomes a shallow fetch of the bare remote at `with.ref` (or
 //! the triggering ref) like the real action does it, without credentials; the install action
 //! (`$/.github/actions/install`, `./.github/actions/install`) puts the binary under test on PATH
-//! through `GITHUB_PATH`; `actions/upload-artifact`, `download-artifact` and `cache` are recorded
-//! no-ops. Anything else — an unknown action, key or expression — is an error of the runner (a
+//! through `GITHUB_PATH`; `actions/upload-artifact` and `download-artifact` are recorded no-ops, and
+//! so are `actions/cache/restore` and `save` unless the runner has a cache store
+//! (`WorkflowRunner::cache_store`), which performs them on local directories. `runs-on` is
+//! evaluated and must give a label or a list of labels; `WorkflowRunner::path` gives every job
+//! a PATH of its own (a stock runner's). Anything else — an unknown action, key or expression — is an error of the runner (a
 //! panic in `run_dispatched`), never silently skipped.
 
 pub mod commands;
@@ -64,6 +67,11 @@ pub struct WorkflowRunner<'w> {
     sources: BTreeMap<String, PathBuf>,
     step_timeout: Duration,
     runs: Cell<usize>,
+    /// PATH of every job instead of the test environment's (a stock runner's).
+    path: Option<String>,
+    /// Where actions/cache keeps its entries (`<dir>/<key>`), when the cache actions are
+    /// performed rather than recorded as no-ops.
+    cache_store: Option<PathBuf>,
 }
 
 /// What a run did.
@@ -79,8 +87,10 @@ pub struct RunReport {
     /// Every job, in the order they finished; a job that called a workflow comes after the
     /// called workflow's jobs. Paths: `oneshot`, `oneshot/plan`, `oneshot/implement/implement`.
     pub jobs: Vec<JobReport>,
-    /// The `uses:` steps performed as recorded no-ops (`actions/cache/restore@…`).
+    /// The `uses:` steps performed as recorded no-ops (`actions/upload-artifact@…`).
     pub noops: Vec<String>,
+    /// What the performed cache actions did: `restore hit KEY`, `restore miss KEY`, `save KEY`.
+    pub caches: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -93,6 +103,8 @@ pub struct JobReport {
     pub steps: Vec<StepReport>,
     /// The job's `GITHUB_WORKSPACE` (none for skipped jobs and workflow calls).
     pub workspace: Option<PathBuf>,
+    /// `runs-on`, evaluated: a label or a list of labels (null for skipped jobs and calls).
+    pub runs_on: Value,
 }
 
 #[derive(Clone, Debug)]
@@ -211,7 +223,23 @@ impl<'w> WorkflowRunner<'w> {
             sources,
             step_timeout: Duration::from_secs(120),
             runs: Cell::new(0),
+            path: None,
+            cache_store: None,
         }
+    }
+
+    /// Every job gets this PATH instead of the test environment's.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Performs actions/cache (restore and save) with its entries in `store`: an entry is the
+    /// directory `<store>/<key>` (or a symlink to one); a restore links the step's `path` to
+    /// it, a save copies `path` there. Without a store the cache actions are no-ops.
+    pub fn cache_store(mut self, store: &Path) -> Self {
+        self.cache_store = Some(store.to_path_buf());
+        self
     }
 
     /// A repository secret.
@@ -345,6 +373,7 @@ impl<'w> WorkflowRunner<'w> {
             base_env: self.base_env(),
             jobs: RefCell::new(Vec::new()),
             noops: RefCell::new(Vec::new()),
+            caches: RefCell::new(Vec::new()),
             counter: Cell::new(0),
         };
 
@@ -383,6 +412,7 @@ impl<'w> WorkflowRunner<'w> {
             github_token: token,
             jobs: ctx.jobs.into_inner(),
             noops: ctx.noops.into_inner(),
+            caches: ctx.caches.into_inner(),
         })
     }
 
@@ -390,7 +420,8 @@ impl<'w> WorkflowRunner<'w> {
     /// pinned clock, git's config isolation, the client's time limits. Not the test's git
     /// identity, GitHub token or GitHub variables: a runner has none of them.
     fn base_env(&self) -> Vec<(String, String)> {
-        self.world
+        let mut env: Vec<(String, String)> = self
+            .world
             .env
             .vars()
             .filter(|(k, _)| {
@@ -401,7 +432,12 @@ impl<'w> WorkflowRunner<'w> {
                     || *k == "HOME")
             })
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+            .collect();
+        if let Some(path) = &self.path {
+            env.retain(|(k, _)| k != "PATH");
+            env.push(("PATH".into(), path.clone()));
+        }
+        env
     }
 }
 
@@ -617,6 +653,7 @@ pub(crate) struct Run<'r> {
     pub base_env: Vec<(String, String)>,
     pub jobs: RefCell<Vec<JobReport>>,
     pub noops: RefCell<Vec<String>>,
+    pub caches: RefCell<Vec<String>>,
     pub counter: Cell<usize>,
 }
 
@@ -764,6 +801,7 @@ impl Run<'_> {
                     outputs: BTreeMap::new(),
                     steps: Vec::new(),
                     workspace: None,
+                    runs_on: Value::Null,
                 });
                 ("skipped".to_string(), BTreeMap::new())
             } else if job.get("uses").is_some() {
@@ -776,11 +814,30 @@ impl Run<'_> {
                     outputs: outputs.clone(),
                     steps: Vec::new(),
                     workspace: None,
+                    runs_on: Value::Null,
                 });
                 (result, outputs)
             } else {
+                // Not a machine here, but the expression must evaluate to labels.
+                let runs_on = expr::evaluate_value(&job["runs-on"], &base)
+                    .map_err(|e| format!("{where_}: runs-on: {e}"))?;
+                let labels_ok = match &runs_on {
+                    Value::String(s) => !s.is_empty(),
+                    Value::Array(items) => {
+                        !items.is_empty()
+                            && items
+                                .iter()
+                                .all(|i| i.as_str().is_some_and(|s| !s.is_empty()))
+                    }
+                    _ => false,
+                };
+                if !labels_ok {
+                    return Err(format!(
+                        "{where_}: runs-on is {runs_on}, not a label or a list of labels"
+                    ));
+                }
                 let scope = base.with("secrets", secrets.clone());
-                let report = job::run(
+                let mut report = job::run(
                     self,
                     job::JobSpec {
                         path: path.clone(),
@@ -794,6 +851,7 @@ impl Run<'_> {
                     },
                 )
                 .map_err(|e| format!("{where_}: {e}"))?;
+                report.runs_on = runs_on;
                 let r = (report.result.clone(), report.outputs.clone());
                 self.jobs.borrow_mut().push(report);
                 r

@@ -1,7 +1,7 @@
 //! `uses:` steps. `actions/checkout` is performed the way the action does it (a shallow fetch
 //! of the one ref into an empty workspace, no credential kept); oneshot's install action puts
-//! the binary under test on PATH; artifact and cache actions are recorded no-ops; any other
-//! action is an error.
+//! the binary under test on PATH; artifact actions are recorded no-ops, and so are the cache
+//! actions unless the runner has a cache store; any other action is an error.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -67,6 +67,11 @@ pub(super) fn run(
         .ok_or_else(|| format!("`{uses}`: an action needs @ref"))?;
     if name == "actions/checkout" {
         return checkout(run, target, with);
+    }
+    if let (Some(store), Some(kind)) =
+        (&run.runner.cache_store, name.strip_prefix("actions/cache/"))
+    {
+        return cache(run, store, kind, with);
     }
     if NOOPS.contains(&name) {
         run.noops.borrow_mut().push(uses.to_string());
@@ -137,6 +142,106 @@ fn install(target: &Target, git_ref: &str) -> Result<Exec, String> {
         ),
         outputs,
         path: vec![bin.display().to_string()],
+        ..Exec::default()
+    })
+}
+
+/// actions/cache/restore and /save on a local store (see `WorkflowRunner::cache_store`). Only
+/// an exact key is looked up. `path` is one directory a line; the entry `<store>/<key>` holds
+/// the n-th one as `<n>/` (a restore links each path that the entry has to it).
+fn cache(
+    run: &Run,
+    store: &std::path::Path,
+    kind: &str,
+    with: &BTreeMap<String, String>,
+) -> Result<Exec, String> {
+    let input = |name: &str| {
+        with.get(name)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .ok_or_else(|| format!("actions/cache/{kind}: `{name}` is required"))
+    };
+    let key = input("key")?;
+    let paths: Vec<PathBuf> = input("path")?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    if let Some(k) = with.keys().find(|k| *k != "key" && *k != "path") {
+        return Err(format!(
+            "actions/cache/{kind}: `{k}` is not supported by the workflow runner"
+        ));
+    }
+    if key.contains('/') || key.contains(',') || key.len() > 512 {
+        return Err(format!("actions/cache: the key `{key}` is invalid"));
+    }
+    if let Some(p) = paths.iter().find(|p| !p.is_absolute()) {
+        return Err(format!(
+            "actions/cache/{kind}: `{}` is not absolute (the workflow runner needs absolute paths)",
+            p.display()
+        ));
+    }
+    let entry = store.join(&key);
+    let mut outputs = BTreeMap::new();
+    let stdout = match kind {
+        "restore" => {
+            let hit = entry.exists();
+            outputs.insert("cache-hit".into(), hit.to_string());
+            outputs.insert("cache-primary-key".into(), key.clone());
+            run.caches.borrow_mut().push(format!(
+                "restore {} {key}",
+                if hit { "hit" } else { "miss" }
+            ));
+            if hit {
+                outputs.insert("cache-matched-key".into(), key.clone());
+                for (n, path) in paths.iter().enumerate() {
+                    let Ok(target) = entry.join(n.to_string()).canonicalize() else {
+                        continue;
+                    };
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                    }
+                    std::os::unix::fs::symlink(&target, path).map_err(|e| {
+                        format!("actions/cache/restore: linking {}: {e}", path.display())
+                    })?;
+                }
+                format!("Cache restored from key: {key}\n")
+            } else {
+                format!("Cache not found for input keys: {key}\n")
+            }
+        }
+        "save" => {
+            if entry.exists() {
+                format!(
+                    "Failed to save: Unable to reserve cache with key {key}, another job may be creating this cache.\n"
+                )
+            } else {
+                std::fs::create_dir_all(&entry).map_err(|e| e.to_string())?;
+                for (n, path) in paths.iter().enumerate().filter(|(_, p)| p.exists()) {
+                    let status = Process::new("cp")
+                        .arg("-a")
+                        .arg(path)
+                        .arg(entry.join(n.to_string()))
+                        .status()
+                        .map_err(|e| e.to_string())?;
+                    if !status.success() {
+                        return Err(format!(
+                            "actions/cache/save: copying {} failed",
+                            path.display()
+                        ));
+                    }
+                }
+                run.caches.borrow_mut().push(format!("save {key}"));
+                format!("Cache saved with key: {key}\n")
+            }
+        }
+        other => return Err(format!("actions/cache/{other} is not an action")),
+    };
+    Ok(Exec {
+        exit_code: Some(0),
+        stdout,
+        outputs,
         ..Exec::default()
     })
 }
