@@ -947,7 +947,12 @@ fn run_verify(
         }
     };
     if stop_asked.is_some() || crate::interrupt::interrupted() {
-        end_group(pgid, stop_asked.unwrap_or_else(Instant::now), grace, &signals);
+        end_group(
+            pgid,
+            stop_asked.unwrap_or_else(Instant::now),
+            grace,
+            &signals,
+        );
         return Err(VerifyFailure::Interrupted);
     }
     let output = read_tail(log, OUTPUT_TAIL);

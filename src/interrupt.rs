@@ -94,11 +94,7 @@ pub fn interrupted() -> bool {
 /// An `Interrupted` error if a signal arrived since [`install`]: the check point of the
 /// commands, between operations.
 pub fn check() -> Result<()> {
-    if interrupted() {
-        Err(error())
-    } else {
-        Ok(())
-    }
+    if interrupted() { Err(error()) } else { Ok(()) }
 }
 
 /// The error a command ends with once a signal stopped it (exit 130).
