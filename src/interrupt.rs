@@ -1,20 +1,18 @@
 //! The one home of SIGINT, SIGTERM and SIGHUP in oneshot. A closed terminal or a cancelled job
 //! is an interruption like Ctrl-C.
 //!
-//! Long-running commands call [`install`] first thing: the three signals are blocked in the
-//! calling thread (and so in every thread started after it), and one thread takes them with
-//! `sigwait`. No other thread can receive them, so none is ever missed by the code that must
-//! react to it. A signal sets a flag that commands check between operations ([`check`]), and
-//! wakes the [`subscribe`]rs: the agent's supervision loop, which stops the agent, and the verify
-//! command's wait, which ends the command's process group.
-//!
-//! The blocked mask does not reach the programs oneshot starts: the standard library empties
-//! the mask of every child before its `exec`.
+//! Long-running commands call [`install`] first thing: a handler for the three signals (whichever
+//! thread the kernel picks runs it; it only writes to a pipe) wakes one thread, which sets a flag
+//! that commands check between operations ([`check`]) and wakes the [`subscribe`]rs: the agent's
+//! supervision loop, which stops the agent, and the verify command's wait, which ends the
+//! command's process group. No signal is blocked anywhere, so none can be missed, and the
+//! programs oneshot starts get the default actions back at `exec` (a blocked mask, by contrast,
+//! would be inherited and make them deaf to SIGTERM).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::Signal;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -42,36 +40,44 @@ fn listeners() -> MutexGuard<'static, Listeners> {
     LISTENERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn watched() -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGTERM);
-    set.add(Signal::SIGHUP);
-    set
-}
-
-/// Starts catching SIGINT, SIGTERM and SIGHUP for the rest of the process (once). Must run
-/// before the command starts any thread: a thread started earlier keeps the signals unblocked
-/// and could take one, with its default effect. Returns whether the signals are caught; when
-/// they cannot be, the default stays (the signal ends the process at once).
+/// Starts catching SIGINT, SIGTERM and SIGHUP for the rest of the process (once). The handlers
+/// are in place when this returns. Returns whether the signals are caught; when they cannot be,
+/// the default stays (the signal ends the process at once).
 pub fn install() -> bool {
     *INSTALLED.get_or_init(|| {
-        let set = watched();
-        if set.thread_block().is_err() {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return false;
-        }
-        let started = std::thread::Builder::new()
+        };
+        // Registered here, before returning, so that no signal can slip in between.
+        let registered = runtime.block_on(async {
+            (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            )
+        });
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = registered else {
+            return false;
+        };
+        std::thread::Builder::new()
             .name("oneshot-signals".into())
             .spawn(move || {
-                while let Ok(signal) = set.wait() {
-                    deliver(signal);
-                }
-            });
-        if started.is_err() {
-            let _ = set.thread_unblock();
-            return false;
-        }
-        true
+                runtime.block_on(async {
+                    loop {
+                        let signal = tokio::select! {
+                            _ = int.recv() => Signal::SIGINT,
+                            _ = term.recv() => Signal::SIGTERM,
+                            _ = hup.recv() => Signal::SIGHUP,
+                        };
+                        deliver(signal);
+                    }
+                });
+            })
+            .is_ok()
     })
 }
 

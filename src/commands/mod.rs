@@ -44,7 +44,7 @@ pub fn run(cli: Cli, runner: &Runner, env: &Environment) -> Result<()> {
         })?,
     };
     let ctx = Context { runner, dir, env };
-    // Before anything else, and before any thread is started (see `interrupt`).
+    // Before anything else, so that a signal at any point is caught.
     let catches_signals = is_long_running(&cli.command) && crate::interrupt::install();
     let result = match cli.command {
         Command::Exec(step) => exec::run(step, &ctx),
