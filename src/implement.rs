@@ -347,6 +347,9 @@ impl Engine<'_> {
         let mut feedback: Option<String> = None;
         let mut attempt = 0;
         loop {
+            // Check point: no session starts once oneshot was asked to stop (this is also the
+            // check between steps).
+            interrupted(cost)?;
             let remaining = self.step_timeout.saturating_sub(started.elapsed());
             if remaining.is_zero() {
                 return Err(failure(
@@ -451,13 +454,23 @@ impl Engine<'_> {
             let Some(command) = &self.verify_command else {
                 break;
             };
-            let verified = run_verify(command, &self.ws.root, self.verify_timeout);
+            let verified = run_verify(
+                command,
+                &self.ws.root,
+                self.verify_timeout,
+                self.session.kill_grace,
+            );
+            if matches!(verified, Err(VerifyFailure::Interrupted)) {
+                // Processes of the check that left its group go too.
+                crate::agent::process::end_leftover_processes();
+            }
             // The check runs code the agent wrote, which can move refs as well as a session.
             self.after_agent(&head_before)
                 .map_err(|cause| failure(cause, None, cost))?;
             match verified {
                 Ok(()) => break,
-                Err(output) if attempt < self.verify_retries => {
+                Err(VerifyFailure::Interrupted) => return Err(interruption(cost)),
+                Err(VerifyFailure::Failed(output)) if attempt < self.verify_retries => {
                     attempt += 1;
                     self.runner.info(&format!(
                         "The check `{command}` failed; giving the agent another session ({attempt} of {})",
@@ -465,7 +478,7 @@ impl Engine<'_> {
                     ));
                     feedback = Some(output);
                 }
-                Err(output) => {
+                Err(VerifyFailure::Failed(output)) => {
                     let tries = if self.verify_retries == 0 {
                         String::new()
                     } else {
@@ -480,6 +493,10 @@ impl Engine<'_> {
             }
         }
 
+        // Check point: a step interrupted before its commit is not committed (its work is kept
+        // as a patch, like a failed step's). Once committed, the step is finished: its push is
+        // let through (a push is never cut short), and the next check point stops the run.
+        interrupted(cost)?;
         let mut message = format!("Step {}: {}\n", step.number, step.title);
         if let Some(who) = self
             .submitted_by
@@ -810,26 +827,60 @@ fn failure(cause: String, agent_output: Option<String>, cost_usd: f64) -> StepFa
     }
 }
 
+/// A check point of the step loop: the step's failure if oneshot received a signal.
+fn interrupted(cost_usd: f64) -> std::result::Result<(), StepFailure> {
+    if crate::interrupt::interrupted() {
+        Err(interruption(cost_usd))
+    } else {
+        Ok(())
+    }
+}
+
+/// The step ends because oneshot received a signal (exit 130, not 1).
+fn interruption(cost_usd: f64) -> StepFailure {
+    StepFailure {
+        kind: ErrorKind::Interrupted,
+        ..failure(crate::interrupt::error().message, None, cost_usd)
+    }
+}
+
 fn set_state(steps: &mut [StepRecord], number: u32, state: StepState) {
     if let Some(s) = steps.iter_mut().find(|s| s.number == number) {
         s.state = state;
     }
 }
 
-/// Runs the verify command with `sh -c` in its own process group; the error is the end of its
-/// output (stdout and stderr together, as a person would see them).
-fn run_verify(command: &str, dir: &Path, timeout: Duration) -> std::result::Result<(), String> {
+/// Why the verify command did not pass.
+enum VerifyFailure {
+    /// It failed: the end of its output.
+    Failed(String),
+    /// oneshot received a signal; the command's process group was ended.
+    Interrupted,
+}
+
+/// Runs the verify command with `sh -c` in its own process group; a failure carries the end of
+/// its output (stdout and stderr together, as a person would see them). A signal sent to oneshot
+/// ends the group: SIGTERM, then SIGKILL after `grace`, or at once on a second signal.
+fn run_verify(
+    command: &str,
+    dir: &Path,
+    timeout: Duration,
+    grace: Duration,
+) -> std::result::Result<(), VerifyFailure> {
+    use nix::sys::signal::{Signal, killpg};
     use std::os::unix::process::CommandExt;
+    use std::sync::mpsc;
+    let failed = |why: String| Err(VerifyFailure::Failed(why));
     let log = match tempfile::tempfile() {
         Ok(f) => f,
         Err(e) => {
-            return Err(format!(
+            return failed(format!(
                 "could not make a temporary file for the check's output: {e}"
             ));
         }
     };
     let (Ok(out), Ok(err)) = (log.try_clone(), log.try_clone()) else {
-        return Err("could not set up the check's output".into());
+        return failed("could not set up the check's output".into());
     };
     // The command runs code the agent just wrote: it gets no token and no key.
     let env: Vec<_> = crate::config::inherited_environment()
@@ -839,6 +890,11 @@ fn run_verify(command: &str, dir: &Path, timeout: Duration) -> std::result::Resu
                 .is_some_and(|name| !crate::agent::env::is_secret(name))
         })
         .collect();
+    let (signals_tx, signals) = mpsc::channel::<Signal>();
+    let _subscription = crate::interrupt::subscribe(move |s| {
+        let _ = signals_tx.send(s);
+    });
+    // Its own process group: a terminal's Ctrl-C reaches only oneshot, which ends the group.
     let mut child = match Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -852,30 +908,104 @@ fn run_verify(command: &str, dir: &Path, timeout: Duration) -> std::result::Resu
         .spawn()
     {
         Ok(c) => c,
-        Err(e) => return Err(format!("could not start `sh -c {command}`: {e}")),
+        Err(e) => return failed(format!("could not start `sh -c {command}`: {e}")),
     };
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
     let started = Instant::now();
+    // When oneshot was asked to stop, and whether SIGKILL was sent.
+    let mut stop_asked: Option<Instant> = None;
+    let mut killed = false;
+    let kill_group = |killed: &mut bool| {
+        *killed = true;
+        let _ = killpg(pgid, Signal::SIGKILL);
+    };
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
-            Ok(None) if started.elapsed() >= timeout => {
-                let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            Ok(None) if stop_asked.is_none() && started.elapsed() >= timeout => {
+                kill_group(&mut killed);
                 let _ = child.wait();
                 break None;
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(format!("could not wait for the check: {e}")),
+            Ok(None) => {}
+            Err(e) => return failed(format!("could not wait for the check: {e}")),
+        }
+        if let Some(asked) = stop_asked
+            && !killed
+            && asked.elapsed() >= grace
+        {
+            kill_group(&mut killed);
+        }
+        match signals.recv_timeout(Duration::from_millis(50)) {
+            Ok(_) if stop_asked.is_none() => {
+                stop_asked = Some(Instant::now());
+                let _ = killpg(pgid, Signal::SIGTERM);
+            }
+            // Asked twice: no more grace.
+            Ok(_) if !killed => kill_group(&mut killed),
+            _ => {}
         }
     };
+    if stop_asked.is_some() || crate::interrupt::interrupted() {
+        end_group(
+            pgid,
+            stop_asked.unwrap_or_else(Instant::now),
+            grace,
+            &signals,
+        );
+        return Err(VerifyFailure::Interrupted);
+    }
     let output = read_tail(log, OUTPUT_TAIL);
     match status {
         Some(s) if s.success() => Ok(()),
-        Some(s) => Err(format!(
+        Some(s) => failed(format!(
             "{output}\n(exit code {})",
             s.code().map_or("signal".into(), |c| c.to_string())
         )),
-        None => Err(format!("{output}\n(stopped after {})", human(timeout))),
+        None => failed(format!("{output}\n(stopped after {})", human(timeout))),
+    }
+}
+
+/// After the verify command's shell ended on a signal: ends what is left of its process group
+/// (SIGTERM, SIGKILL after `grace` from `since` or at another signal) and reaps those that
+/// became oneshot's children, so that no process of the check outlives the step.
+fn end_group(
+    pgid: nix::unistd::Pid,
+    since: Instant,
+    grace: Duration,
+    signals: &std::sync::mpsc::Receiver<nix::sys::signal::Signal>,
+) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let _ = killpg(pgid, Signal::SIGTERM);
+    let mut kill_at = since + grace;
+    let mut killed_at: Option<Instant> = None;
+    loop {
+        // Reaps the group's processes that are oneshot's children (it is a subreaper).
+        while let Ok(status) = waitpid(
+            nix::unistd::Pid::from_raw(-pgid.as_raw()),
+            Some(WaitPidFlag::WNOHANG),
+        ) {
+            if status == WaitStatus::StillAlive {
+                break;
+            }
+        }
+        if matches!(killpg(pgid, None), Err(nix::errno::Errno::ESRCH)) {
+            return;
+        }
+        if signals.try_recv().is_ok() {
+            kill_at = Instant::now();
+        }
+        match killed_at {
+            None if Instant::now() >= kill_at => {
+                let _ = killpg(pgid, Signal::SIGKILL);
+                killed_at = Some(Instant::now());
+            }
+            // Zombies that are not oneshot's to reap; nothing more to do.
+            Some(at) if at.elapsed() >= Duration::from_secs(5) => return,
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -1013,11 +1143,18 @@ mod tests {
         assert!(glob_match("src/**/*.rs", "src/main.rs"));
     }
 
+    fn verify(command: &str, dir: &Path, timeout: Duration) -> Result<(), String> {
+        run_verify(command, dir, timeout, Duration::from_secs(1)).map_err(|f| match f {
+            VerifyFailure::Failed(output) => output,
+            VerifyFailure::Interrupted => "interrupted".into(),
+        })
+    }
+
     #[test]
     fn verify_runs_with_a_time_bound() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(run_verify("true", dir.path(), Duration::from_secs(5)).is_ok());
-        let err = run_verify(
+        assert!(verify("true", dir.path(), Duration::from_secs(5)).is_ok());
+        let err = verify(
             "echo broken >&2; exit 3",
             dir.path(),
             Duration::from_secs(5),
@@ -1028,7 +1165,7 @@ mod tests {
             "{err}"
         );
         let started = Instant::now();
-        let err = run_verify("sleep 30", dir.path(), Duration::from_millis(300)).unwrap_err();
+        let err = verify("sleep 30", dir.path(), Duration::from_millis(300)).unwrap_err();
         assert!(err.contains("stopped after"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }

@@ -339,6 +339,336 @@ fn sighup_during_a_step_of_run_implement_exits_130() {
     run_implement_interrupted_at_step_two(Signal::SIGHUP);
 }
 
+// ---- signals outside a session: the verify command, a push ----
+
+/// A verify command that passes at once, except once the step that writes `src/slow` is in the
+/// work tree: then it starts a child (whose pid it writes to `pid_file`) and waits for it.
+/// `hostile` makes both ignore SIGTERM, so that only SIGKILL ends them.
+fn slow_verify(pid_file: &std::path::Path, hostile: bool) -> String {
+    let pid = pid_file.display();
+    if hostile {
+        format!(
+            "[ -e src/slow ] || exit 0; trap 'echo term >> {pid}.term' TERM; \
+             (trap '' TERM; exec sleep 600) & echo $! > {pid}.tmp && mv {pid}.tmp {pid}; \
+             while :; do sleep 0.1; done"
+        )
+    } else {
+        format!(
+            "[ -e src/slow ] || exit 0; sleep 600 & echo $! > {pid}.tmp && mv {pid}.tmp {pid}; wait"
+        )
+    }
+}
+
+/// Waits for the file the verify command writes, and returns the pid in it.
+fn wait_for_pid(pid_file: &std::path::Path, child: &mut Child) -> Pid {
+    let started = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(pid_file)
+            && let Ok(pid) = text.trim().parse::<i32>()
+        {
+            return Pid::from_raw(pid);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+            }
+            panic!("oneshot ended ({status}) before the verify command started:\n{stderr}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the verify command never started its child"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn assert_gone(pid: Pid) {
+    assert_eq!(
+        kill(pid, None),
+        Err(nix::errno::Errno::ESRCH),
+        "the verify command's child {pid} is still there: {:?}",
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+    );
+}
+
+fn local_run_interrupted_in_verify(sig: Signal) {
+    let mut l = local();
+    let pid_file = l.env.root.path().join("verify.pid");
+    l.env
+        .set("ONESHOT_VERIFY_COMMAND", slow_verify(&pid_file, false));
+    l.agent.script_for(1, planning());
+    l.agent.script_for(2, step("src/step1.txt", "one\n"));
+    l.agent.script_for(3, step("src/slow", "slow\n"));
+    let mut child = spawn(l.env.oneshot(&l.repo.work).args(["run", TASK, "--json"]));
+    let verify_child = wait_for_pid(&pid_file, &mut child);
+    signal(&child, sig);
+    let out = child.wait_with_output().unwrap();
+    let json = assert_interrupted(&out);
+    assert_gone(verify_child);
+    assert_eq!(json["completed_steps"], 1, "{json}");
+    let branch = json["branch"].as_str().expect("the branch is named");
+    let subjects = l.env.git(
+        &l.repo.work,
+        [
+            "log",
+            "--reverse",
+            "--format=%s",
+            &format!("main..{branch}"),
+        ],
+    );
+    assert_eq!(
+        subjects, "Step 1: Parse the flag\n",
+        "only the finished step is committed"
+    );
+    let state_file = l
+        .repo
+        .work
+        .join(".git/oneshot/plans")
+        .join(branch)
+        .join("state.json");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(state_file).unwrap()).unwrap();
+    assert_eq!(state["steps"][0]["state"], "done", "{state}");
+    assert_eq!(state["steps"][1]["state"], "failed", "{state}");
+    let note = state["steps"][1]["note"].as_str().unwrap_or_default();
+    assert!(note.contains("interrupted"), "{state}");
+}
+
+#[test]
+fn sigterm_during_the_verify_command_of_a_local_run_exits_130_and_ends_its_processes() {
+    local_run_interrupted_in_verify(Signal::SIGTERM);
+}
+
+#[test]
+fn ctrl_c_during_the_verify_command_of_a_local_run_exits_130_and_ends_its_processes() {
+    local_run_interrupted_in_verify(Signal::SIGINT);
+}
+
+/// `exec run-implement` with a verify command that is slow at step 2; returns the job, the
+/// running command and the pid of the verify command's child.
+fn run_implement_in_slow_verify(hostile: bool) -> (Job, Child, Pid, PathBuf) {
+    let mut job = implement_job();
+    let pid_file = job.w.env.root.path().join("verify.pid");
+    job.w
+        .env
+        .set("ONESHOT_VERIFY_COMMAND", slow_verify(&pid_file, hostile));
+    job.agent.script_for(1, step("src/step1.txt", "one\n"));
+    job.agent.script_for(2, step("src/slow", "slow\n"));
+    let mut child = spawn(job.w.env.oneshot(&job.dir).args([
+        "exec",
+        "run-implement",
+        "--issue",
+        &job.issue.to_string(),
+        "--pr",
+        &job.pr.to_string(),
+    ]));
+    let verify_child = wait_for_pid(&pid_file, &mut child);
+    (job, child, verify_child, pid_file)
+}
+
+/// Only step 1 reached the remote; step 2 is recorded as interrupted with its work kept.
+fn assert_step_two_interrupted(job: &Job) {
+    let subjects = job.w.env.git(
+        &job.w.repo.origin,
+        [
+            "log",
+            "--reverse",
+            "--format=%s",
+            &format!("main..{BRANCH}"),
+        ],
+    );
+    assert_eq!(
+        subjects, "Add the oneshot task\nStep 1: Parse the flag\n",
+        "the finished step is pushed, the interrupted one is not"
+    );
+    let states = step_states(job);
+    assert_eq!(states[0].1, "done", "{states:?}");
+    assert_eq!(states[1].1, "failed", "{states:?}");
+    assert!(states[1].2.contains("interrupted"), "{states:?}");
+    let patch = std::fs::read_to_string(job.dir.join(".impl/runs/step-2-partial.patch"))
+        .expect("the interrupted step's work is kept as a patch");
+    assert!(patch.contains("src/slow"), "{patch}");
+}
+
+fn run_implement_interrupted_in_verify(sig: Signal) {
+    let (job, child, verify_child, _) = run_implement_in_slow_verify(false);
+    signal(&child, sig);
+    let out = child.wait_with_output().unwrap();
+    assert_interrupted(&out);
+    assert_gone(verify_child);
+    assert_step_two_interrupted(&job);
+}
+
+#[test]
+fn sigterm_during_the_verify_command_of_run_implement_exits_130_and_pushes_nothing_more() {
+    run_implement_interrupted_in_verify(Signal::SIGTERM);
+}
+
+#[test]
+fn ctrl_c_during_the_verify_command_of_run_implement_exits_130_and_pushes_nothing_more() {
+    run_implement_interrupted_in_verify(Signal::SIGINT);
+}
+
+#[test]
+fn a_second_signal_kills_a_verify_command_that_ignores_sigterm_without_the_grace_period() {
+    let (job, child, verify_child, pid_file) = run_implement_in_slow_verify(true);
+    signal(&child, Signal::SIGTERM);
+    // The command got SIGTERM (and ignores it); the grace period (10 s) has begun.
+    let term_seen = pid_file.with_extension("pid.term");
+    let started = Instant::now();
+    while !term_seen.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no SIGTERM reached the check"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        kill(verify_child, None),
+        Ok(()),
+        "SIGTERM alone ended the child"
+    );
+    let second = Instant::now();
+    signal(&child, Signal::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        second.elapsed() < Duration::from_secs(8),
+        "oneshot waited for the grace period after the second signal: {:?}",
+        second.elapsed()
+    );
+    assert_interrupted(&out);
+    assert_gone(verify_child);
+    assert_step_two_interrupted(&job);
+}
+
+#[test]
+fn a_signal_during_a_push_lets_the_push_finish_and_keeps_the_step() {
+    let job = implement_job();
+    // The remote holds the push of step 1 until the test lets it go, so the signal lands
+    // while git is pushing.
+    let held = job.w.env.root.path().join("push-held");
+    let release = job.w.env.root.path().join("push-release");
+    std::fs::create_dir_all(job.w.repo.origin.join("hooks")).unwrap();
+    let hook = job.w.repo.origin.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncat > /dev/null\ntouch {}\nwhile [ ! -e {} ]; do sleep 0.05; done\n",
+            held.display(),
+            release.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    job.agent.script_for(1, step("src/step1.txt", "one\n"));
+    job.agent.script_for(2, step("src/step2.txt", "two\n"));
+    let mut child = spawn(job.w.env.oneshot(&job.dir).args([
+        "exec",
+        "run-implement",
+        "--issue",
+        &job.issue.to_string(),
+        "--pr",
+        &job.pr.to_string(),
+    ]));
+    let started = Instant::now();
+    while !held.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("oneshot ended ({status}) before pushing");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no push arrived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, Signal::SIGTERM);
+    std::fs::write(&release, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_interrupted(&out);
+    assert_eq!(
+        job.agent.invocations().len(),
+        1,
+        "step 2 was started after the signal"
+    );
+    let subjects = job.w.env.git(
+        &job.w.repo.origin,
+        [
+            "log",
+            "--reverse",
+            "--format=%s",
+            &format!("main..{BRANCH}"),
+        ],
+    );
+    assert_eq!(
+        subjects, "Add the oneshot task\nStep 1: Parse the flag\n",
+        "the step being pushed when the signal came is on the remote"
+    );
+    let states = step_states(&job);
+    assert_eq!(states[0].1, "done", "{states:?}");
+    assert_ne!(states[1].1, "done", "{states:?}");
+}
+
+/// Whether SIGHUP, SIGINT or SIGTERM is in a `/proc/PID/status` signal set (`SigBlk:\t…`).
+fn has_stop_signals(line: &str) -> bool {
+    let hex = line.split_whitespace().nth(1).unwrap_or_default();
+    let set = u64::from_str_radix(hex, 16).unwrap();
+    set & ((1 << 0) | (1 << 1) | (1 << 14)) != 0
+}
+
+#[test]
+fn the_programs_oneshot_starts_can_be_stopped_by_the_signals_it_catches() {
+    // oneshot catches SIGINT/SIGTERM/SIGHUP; an agent or a verify command that inherited them
+    // blocked or ignored could not be stopped by them.
+    let mut job = implement_job();
+    let agent_status = job.w.env.root.path().join("agent-status");
+    let verify_status = job.w.env.root.path().join("verify-status");
+    // The verify command is `sh -c`, which clears its mask itself: its own child shows what
+    // oneshot passed on, so the check looks at the agent (oneshot's direct child) too.
+    job.w.env.set(
+        "ONESHOT_VERIFY_COMMAND",
+        format!(
+            "grep -E '^Sig(Blk|Ign)' /proc/$$/status > {}",
+            verify_status.display()
+        ),
+    );
+    job.agent.script_for(
+        1,
+        vec![
+            init(),
+            json!({"run": ["sh", "-c", format!(
+                "grep -E '^Sig(Blk|Ign)' /proc/$PPID/status > {}",
+                agent_status.display()
+            )]}),
+            write("src/step1.txt", "one\n"),
+            result("success", false, "Done."),
+        ],
+    );
+    job.agent.script_for(2, step("src/step2.txt", "two\n"));
+    job.agent.script_for(3, step("src/step3.txt", "three\n"));
+    let out = job
+        .w
+        .env
+        .oneshot(&job.dir)
+        .args([
+            "exec",
+            "run-implement",
+            "--issue",
+            &job.issue.to_string(),
+            "--pr",
+            &job.pr.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for file in [&agent_status, &verify_status] {
+        let status = std::fs::read_to_string(file).unwrap();
+        assert_eq!(status.lines().count(), 2, "{status}");
+        for line in status.lines() {
+            assert!(!has_stop_signals(line), "{}: {status}", file.display());
+        }
+    }
+}
+
 // ---- signals: `oneshot dispatch` ----
 
 fn dispatch_interrupted_by(sig: Signal) {

@@ -4,9 +4,9 @@
 //! behind.
 //!
 //! Threads: one writes the prompt to stdin, one reads stdout (parsing and writing the
-//! transcript), one drains stderr, one waits for the process, and one (while the session runs)
-//! waits for SIGINT/SIGTERM/SIGHUP sent to oneshot, so that cancelling the job stops the agent
-//! too. They report to the calling thread over one channel; only the calling thread prints.
+//! transcript), one drains stderr, one waits for the process; signals sent to oneshot come from
+//! `interrupt`'s signal thread, so that cancelling the job stops the agent too. They report to
+//! the calling thread over one channel; only the calling thread prints.
 //! Memory stays bounded whatever the agent prints: lines are cut at [`MAX_LINE`], the live log
 //! has a line budget, and stderr keeps only its tail.
 
@@ -16,13 +16,11 @@ use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{SigSet, Signal, killpg};
+use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
@@ -156,10 +154,14 @@ pub fn supervise(launch: Launch, live: &mut dyn FnMut(&str)) -> Supervised {
         }
     };
     let pgid = Pid::from_raw(child.id() as i32);
-    // Blocking the signals before the spawn would pass the blocked mask on to the agent (the
-    // mask survives exec), so they are blocked right after it; every thread started below
-    // inherits the mask.
-    let signals = SignalWatch::start(tx.clone());
+    // SIGINT/SIGTERM/SIGHUP sent to oneshot (caught by `interrupt`) stop the agent, which in
+    // its own process group does not get them. A signal that came before the spawn counts too.
+    let signals = {
+        let tx = tx.clone();
+        crate::interrupt::subscribe(move |signal| {
+            let _ = tx.send(Msg::Signal(signal));
+        })
+    };
 
     if let (Some(input), Some(mut stdin)) = (launch.stdin, child.stdin.take()) {
         // A prompt larger than the pipe would block until the agent reads it; a thread keeps
@@ -210,7 +212,7 @@ pub fn supervise(launch: Launch, live: &mut dyn FnMut(&str)) -> Supervised {
         notes,
     };
     state.watch(&rx, live);
-    signals.stop();
+    drop(signals);
 
     let duration = state
         .exited_at
@@ -575,70 +577,6 @@ pub fn end_leftover_processes() -> usize {
         }
     }
     count
-}
-
-/// Catches SIGINT, SIGTERM and SIGHUP sent to oneshot while a session runs, so that a cancelled
-/// job stops the agent (which, in its own process group, does not get them) before oneshot
-/// exits. The signals are blocked in the calling thread, and so in every thread it starts;
-/// a dedicated thread takes them with `sigwait`. `stop` restores the mask; a signal that
-/// arrived meanwhile then takes its default effect.
-struct SignalWatch {
-    previous: Option<SigSet>,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-fn watched_signals() -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGTERM);
-    set.add(Signal::SIGHUP);
-    set
-}
-
-impl SignalWatch {
-    fn start(tx: Sender<Msg>) -> Self {
-        let set = watched_signals();
-        let previous = SigSet::thread_get_mask().ok();
-        let stop = Arc::new(AtomicBool::new(false));
-        if previous.is_none() || set.thread_block().is_err() {
-            return SignalWatch {
-                previous: None,
-                stop,
-                thread: None,
-            };
-        }
-        let flag = Arc::clone(&stop);
-        let thread = thread::Builder::new()
-            .name("oneshot-signals".into())
-            .spawn(move || {
-                while let Ok(signal) = set.wait() {
-                    if flag.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let _ = tx.send(Msg::Signal(signal));
-                }
-            })
-            .ok();
-        SignalWatch {
-            previous,
-            stop,
-            thread,
-        }
-    }
-
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            use std::os::unix::thread::JoinHandleExt;
-            // Wakes the waiting thread; it sees the flag and ends.
-            let _ = nix::sys::pthread::pthread_kill(thread.as_pthread_t(), Signal::SIGHUP);
-            let _ = thread.join();
-        }
-        if let Some(previous) = self.previous.take() {
-            let _ = previous.thread_set_mask();
-        }
-    }
 }
 
 /// The transcript file, written as the output arrives, up to [`TRANSCRIPT_LIMIT`].

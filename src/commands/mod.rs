@@ -44,16 +44,38 @@ pub fn run(cli: Cli, runner: &Runner, env: &Environment) -> Result<()> {
         })?,
     };
     let ctx = Context { runner, dir, env };
-    match cli.command {
+    // Before anything else, so that a signal at any point is caught.
+    let catches_signals = is_long_running(&cli.command) && crate::interrupt::install();
+    let result = match cli.command {
         Command::Exec(step) => exec::run(step, &ctx),
         Command::Status(args) => status::run(&args, &ctx),
         Command::Resume(args) => resume::run(&args, &ctx),
-        Command::Dispatch(args) => {
-            crate::interrupt::install();
-            dispatch::run(&args, &ctx)
-        }
+        Command::Dispatch(args) => dispatch::run(&args, &ctx),
         Command::Init(args) => init::run(&args, &ctx),
         Command::Run(args) => run::run(&args, &ctx),
+    };
+    if catches_signals {
+        crate::interrupt::settle(result)
+    } else {
+        result
+    }
+}
+
+/// The commands that catch SIGINT, SIGTERM and SIGHUP from their start, stop at their next
+/// check point and exit 130: those that run agents, the verify command, pushes, or create
+/// things on GitHub. The short ones keep the default: a signal ends them at once.
+fn is_long_running(command: &Command) -> bool {
+    use crate::cli::ExecCommand;
+    match command {
+        Command::Run(_) | Command::Resume(_) | Command::Dispatch(_) => true,
+        Command::Exec(step) => matches!(
+            step,
+            ExecCommand::RunPlan(_)
+                | ExecCommand::Prepare(_)
+                | ExecCommand::RunImplement(_)
+                | ExecCommand::Finalize(_)
+        ),
+        Command::Status(_) | Command::Init(_) => false,
     }
 }
 

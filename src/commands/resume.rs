@@ -84,6 +84,8 @@ pub fn run(args: &ResumeArgs, ctx: &Context) -> Result<()> {
     )
     .body(json!({ "ref": pr.base_ref, "inputs": inputs, "return_run_details": true }))
     .creating();
+    // Check point: nothing is dispatched once oneshot was asked to stop.
+    crate::interrupt::check()?;
     // Sent once: the resume run's name carries no distinct id to look for, so a dispatch
     // that may have landed is not sent again blindly; the error says to look first.
     let response = gh.send(&request).map_err(|e| {

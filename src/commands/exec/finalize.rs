@@ -51,6 +51,8 @@ pub fn run(args: &FinalizeArgs, ctx: &Context) -> Result<Outputs> {
         pull: None,
     };
     let steps = tracker.recorded_steps()?;
+    // Check point: nothing is written once oneshot was asked to stop.
+    crate::interrupt::check()?;
     match args.outcome {
         Outcome::Success => success(
             ctx,
@@ -103,6 +105,7 @@ fn success(
             "remove the task file",
             &["rm", "-r", "--quiet", workspace::WORKER_DIR],
         )?;
+        crate::interrupt::check()?;
         let message = format!(
             "Remove the oneshot task file\n\nThe task and its plan are kept in issue #{}.\n",
             tracker.issue
@@ -115,6 +118,9 @@ fn success(
         }
     }
 
+    // Check point: a push is let finish; the pull request is not marked ready after a signal
+    // (finalize is safe to repeat).
+    crate::interrupt::check()?;
     let pull = tracker.pull_request()?;
     let (diffstat, files_changed) = diffstat(&remote, &pull.base_ref, branch)?;
     let completion = Completion {

@@ -61,13 +61,17 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
     let mut created = Created::default();
 
     let result = (|| -> Result<crate::github::PullRequest> {
+        // Check points: nothing is created after a signal, and what was is undone below.
+        crate::interrupt::check()?;
         let pushed = launch::push_task_branch(&remote, &draft, |n| taken.iter().any(|t| t == n))?;
         if pushed != draft.branch {
             draft = launch::draft(&prompt, pushed.clone(), draft.trunk.clone(), &info);
         }
         created.branch = Some(pushed);
+        crate::interrupt::check()?;
         let pr = launch::open_draft_pr(&gh, &draft)?;
         created.pr = Some(pr.clone());
+        crate::interrupt::check()?;
         // The label is not essential: register-one-shot-plan sets it again.
         let _ = gh.send(&launch::add_label(&gh.repo, pr.number));
         Ok(pr)

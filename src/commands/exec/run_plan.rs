@@ -39,6 +39,8 @@ pub fn plan_session(
     ws: &Workspace,
     settings: &SessionSettings,
 ) -> Result<SessionReport> {
+    // Check point: no session starts once oneshot was asked to stop.
+    crate::interrupt::check()?;
     let task = read_task(ws)?;
     ws.ensure_impl_dir()?;
     let before = snapshot(ws)?;
