@@ -229,6 +229,22 @@ pub fn assert_implements_two_steps(w: &mut World, agent: &str, api: &dyn FakeApi
     );
 }
 
+/// The report of a planning session that failed: oneshot exited with 1 and the session's
+/// outcome is "failed". `agent` names the session in failure messages. Returns the report and
+/// its error.
+pub fn assert_plan_failed(out: &Output, repo: &TestRepo, agent: &str) -> (Value, String) {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{agent}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = plan_report(&repo.work);
+    assert_eq!(report["outcome"], "failed", "{agent}: {report}");
+    let error = report["error"].as_str().unwrap().to_string();
+    (report, error)
+}
+
 /// The planning session of `agent`, whose API cannot be reached, fails (exit 1) on the
 /// evidence, not by the 3-minute timeout: its error starts with `cause` and names the variable
 /// `base_url_var` that points the CLI at its API.
@@ -240,15 +256,7 @@ pub fn assert_unreachable_api_ends_the_session(
     base_url_var: &str,
 ) {
     let out = run_plan(env, repo, agent, &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = plan_report(&repo.work);
-    assert_eq!(report["outcome"], "failed", "{report}");
-    let error = report["error"].as_str().unwrap();
+    let (_, error) = assert_plan_failed(&out, repo, agent);
     assert!(error.starts_with(cause), "{error}");
     assert!(error.contains(base_url_var), "{error}");
 }

@@ -16,8 +16,8 @@ use crate::fake_http::unreachable_url;
 use crate::fake_openai::{self as api, FakeOpenAi, Fault, Session, Turn, add_file, session, shell};
 use crate::real_cli::{
     self, IMPLEMENT_BRANCH, PLAN, PLAN_RESULT, assert_implements_two_steps,
-    assert_no_token_reached, assert_runs_two_steps, assert_unreachable_api_ends_the_session,
-    installed, show,
+    assert_no_token_reached, assert_plan_failed, assert_runs_two_steps,
+    assert_unreachable_api_ends_the_session, installed, show,
 };
 use crate::support::github::World;
 use crate::support::{TestEnv, TestRepo, stdout_json};
@@ -257,15 +257,7 @@ fn a_session_whose_commands_all_failed_in_bubblewrap_fails() {
     ]);
     let repo = repo_with_task(&env, "Add a greeting");
     let out = run_plan(&env, &repo, &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = plan_report(&repo.work);
-    assert_eq!(report["outcome"], "failed");
-    let error = report["error"].as_str().unwrap();
+    let (_, error) = assert_plan_failed(&out, &repo, "codex");
     assert!(
         error.starts_with("all 2 commands codex ran failed in its sandbox (bwrap: loopback"),
         "{error}"
@@ -370,15 +362,7 @@ fn agents_that_retry_an_unreachable_api_forever_are_ended_with_the_cause() {
             ])
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{agent}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report = plan_report(&repo.work);
-        assert_eq!(report["outcome"], "failed", "{agent}: {report}");
-        let error = report["error"].as_str().unwrap();
+        let (report, error) = assert_plan_failed(&out, &repo, agent);
         assert!(error.starts_with(expected), "{agent}: {error}");
         assert_eq!(report["signal"], 15, "ended by oneshot's SIGTERM: {report}");
     }
