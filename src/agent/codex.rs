@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::json::StrOr;
 use super::env::parent_var;
+use super::json::StrOr;
 use super::pricing;
 use super::stream::{
     ExitInfo, LiveLine, LiveSink, MAX_FINAL_TEXT, Parsed, PermissionDenial, SUMMARY_WIDTH,
