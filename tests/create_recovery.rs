@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support::fake_github::Fault;
 use crate::support::github::{NAME, OWNER, PLAN, World};
-use crate::support::stdout_json;
+use crate::support::{describe, stdout_json};
 
 const PROMPT: &str = "Add a --verbose flag to the submit command";
 const DISPATCHES: &str = "/repos/acme/app/actions/workflows/*/dispatches";
@@ -36,41 +36,21 @@ fn dispatch(w: &World) -> Output {
         .unwrap()
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn ok_json(w: &World, out: &Output) -> Value {
     assert!(
         out.status.success(),
         "{}\nrequests:\n{}",
-        text(out),
+        describe(out),
         w.fake.request_summary()
     );
     stdout_json(out)
 }
 
-fn remote_branches(w: &World) -> Vec<String> {
-    w.env
-        .git(
-            &w.repo.origin,
-            ["for-each-ref", "--format=%(refname:short)", "refs/heads/"],
-        )
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 /// A failed dispatch leaves nothing behind: no branch, every PR it opened closed.
 fn assert_rolled_back(w: &World, out: &Output) {
-    assert_eq!(out.status.code(), Some(6), "{}", text(out));
+    assert_eq!(out.status.code(), Some(6), "{}", describe(out));
     assert_eq!(
-        remote_branches(w),
+        w.remote_branches(),
         vec!["main"],
         "the branch was left behind"
     );
@@ -141,11 +121,11 @@ fn dispatch_that_failed_twice_and_could_not_be_undone_says_what_is_left() {
             .times(5),
     );
     let out = dispatch(&w);
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(6), "{}", describe(&out));
     let message = stdout_json(&out)["message"].as_str().unwrap().to_string();
     assert!(message.contains("left behind"), "{message}");
     assert!(message.contains("gh pr close 1"), "{message}");
-    assert_eq!(remote_branches(&w), vec!["main"], "the branch was deleted");
+    assert_eq!(w.remote_branches(), vec!["main"], "the branch was deleted");
 }
 
 #[test]
@@ -158,7 +138,7 @@ fn dispatch_that_landed_despite_a_5xx_is_found_and_not_sent_again() {
     assert_eq!(w.fake.state().dispatches().len(), 1);
     let run_id = json["run_id"].as_u64().expect("the run was found");
     assert!(w.fake.state().run(run_id).is_some());
-    assert!(remote_branches(&w).len() == 2);
+    assert!(w.remote_branches().len() == 2);
 }
 
 #[test]
@@ -256,7 +236,7 @@ fn plan_issue_that_failed_twice_fails_and_creates_nothing() {
     w.fake
         .inject(Fault::on("POST", ISSUES).server_error(502).times(2));
     let out = save_plan(&w, pr);
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(6), "{}", describe(&out));
     assert_eq!(w.fake.count("POST", ISSUES), 2);
     assert_eq!(w.fake.state().issues(OWNER, NAME).len(), before);
     let json = stdout_json(&out);
@@ -347,7 +327,7 @@ fn comment_that_failed_twice_is_reported_as_failed() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("neither attempt landed"),
         "{}",
-        text(&out)
+        describe(&out)
     );
 }
 
@@ -396,11 +376,11 @@ fn prepare_pr_that_failed_twice_fails_and_removes_the_branch() {
     w.fake
         .inject(Fault::on("POST", PULLS).server_error(502).times(2));
     let out = prepare(&w);
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(6), "{}", describe(&out));
     assert_eq!(w.fake.count("POST", PULLS), 2);
     assert!(w.fake.state().pulls(OWNER, NAME).is_empty());
     assert_eq!(
-        remote_branches(&w),
+        w.remote_branches(),
         vec!["main"],
         "the branch was left behind"
     );
@@ -446,7 +426,7 @@ fn a_resume_dispatch_that_failed_is_reported_as_failed_and_not_sent_again() {
             .args(["resume", &pr.to_string(), "--json"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(6), "{}", describe(&out));
         assert_eq!(w.fake.count("POST", DISPATCHES), 1, "not sent again");
         assert_eq!(w.fake.state().dispatches().len(), usize::from(landed));
         let json = stdout_json(&out);

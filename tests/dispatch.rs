@@ -28,17 +28,6 @@ fn dispatch(w: &World, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn remote_branches(w: &World) -> Vec<String> {
-    w.env
-        .git(
-            &w.repo.origin,
-            ["for-each-ref", "--format=%(refname:short)", "refs/heads/"],
-        )
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 /// Everything about the user's checkout that dispatch must not touch.
 fn checkout_state(w: &World) -> (String, String, String, String) {
     let git = |args: &[&str]| w.env.git(&w.repo.work, args);
@@ -92,7 +81,7 @@ fn happy_path_in_at_most_nine_requests_without_touching_the_checkout() {
     assert_eq!(checkout_state(&w), before, "the checkout was touched");
 
     // The branch: trunk plus exactly one commit adding the task.
-    assert!(remote_branches(&w).contains(&BRANCH.to_string()));
+    assert!(w.remote_branches().contains(&BRANCH.to_string()));
     let files = w
         .env
         .git(&w.repo.origin, ["diff", "--name-only", "main", BRANCH]);
@@ -209,7 +198,7 @@ fn every_validation_error_creates_nothing() {
         assert_eq!(json["success"], false, "{name}");
         insta::assert_snapshot!(format!("dispatch_rejects_{name}"), render(&out, &w.env));
     }
-    assert_eq!(remote_branches(&w), vec!["main"]);
+    assert_eq!(w.remote_branches(), vec!["main"]);
     assert!(w.fake.state().pulls(OWNER, NAME).is_empty());
     assert!(w.fake.state().dispatches().is_empty());
 }
@@ -221,7 +210,7 @@ fn no_token_creates_nothing() {
     let out = dispatch(&w, &["--json", PROMPT]);
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(stdout_json(&out)["error_type"], "auth");
-    assert_eq!(remote_branches(&w), vec!["main"]);
+    assert_eq!(w.remote_branches(), vec!["main"]);
 }
 
 #[test]
@@ -287,7 +276,7 @@ fn a_failure_at_each_creation_point_is_undone() {
         let json = stdout_json(&out);
         assert_eq!(json["success"], false, "{}", case.name);
         assert_eq!(
-            remote_branches(&w),
+            w.remote_branches(),
             vec!["main"],
             "{}: the branch was left behind",
             case.name
@@ -529,7 +518,7 @@ fn ctrl_c_midway_undoes_what_was_created() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while !remote_branches(&w).contains(&BRANCH.to_string()) {
+    while !w.remote_branches().contains(&BRANCH.to_string()) {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "the branch was never pushed"
@@ -550,7 +539,7 @@ fn ctrl_c_midway_undoes_what_was_created() {
     );
     assert_eq!(stdout_json(&out)["error_type"], "interrupted");
     assert_eq!(
-        remote_branches(&w),
+        w.remote_branches(),
         vec!["main"],
         "the branch was left behind"
     );

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::agent_fakes::{FakeAgent, init, result, write};
 use crate::support::github::{NAME, OWNER, PLAN, World};
 use crate::support::workflow_runner::{RunReport, WorkflowRunner, dispatch_from_actions_tab};
-use crate::support::{run_ok, stdout_json};
+use crate::support::{run_ok, succeeded};
 
 pub const PROMPT: &str = "Add a --verbose flag to the submit command";
 /// What `oneshot dispatch` names the branch for PROMPT at the pinned clock.
@@ -96,7 +96,7 @@ impl Scenario {
 
     /// `oneshot dispatch --json PROMPT`: (PR number, run id).
     pub fn dispatch(&self) -> (u64, u64) {
-        let json = ok_json(self.oneshot(&["dispatch", "--json", PROMPT]));
+        let json = succeeded(self.oneshot(&["dispatch", "--json", PROMPT]));
         (
             json["pr_number"].as_u64().unwrap(),
             json["run_id"].as_u64().unwrap(),
@@ -130,17 +130,6 @@ impl Scenario {
             .map(str::to_string)
             .collect()
     }
-}
-
-pub fn ok_json(out: Output) -> Value {
-    assert!(
-        out.status.success(),
-        "failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout_json(&out)
 }
 
 /// The main run: dispatch from the CLI, then the plan job and the implement job (3 steps).
@@ -560,7 +549,7 @@ fn a_failure_at_step_two_then_oneshot_resume_finishes_the_work() {
     // `oneshot resume` dispatches the resume workflow init wrote; its run finishes the work.
     s.script_step(4, 2);
     s.script_step(5, 3);
-    let resumed = ok_json(s.oneshot(&["resume", &pr.to_string(), "--json"]));
+    let resumed = succeeded(s.oneshot(&["resume", &pr.to_string(), "--json"]));
     assert_eq!(resumed["from_step"], 2);
     let resume_run = resumed["run_id"]
         .as_u64()
@@ -951,7 +940,7 @@ fn on_a_stock_runner_the_workflow_installs_the_agent_and_the_real_cli_does_the_w
         .args(["dispatch", "--json", PROMPT])
         .output()
         .unwrap();
-    let json = ok_json(out);
+    let json = succeeded(out);
     let (pr, run_id) = (
         json["pr_number"].as_u64().unwrap(),
         json["run_id"].as_u64().unwrap(),

@@ -12,12 +12,10 @@
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
 
-use crate::fake_http::{Reply, Request, Server};
+use crate::fake_http::{Exchange, Reply, Request, ScriptedServer, scripted_turn};
+pub use crate::fake_http::{Fault, session};
 
 #[derive(Debug, Clone)]
 pub enum Turn {
@@ -42,34 +40,12 @@ pub fn shell(command: &str) -> Turn {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub marker: String,
-    pub turns: Vec<Turn>,
-}
+pub type Session = crate::fake_http::Session<Turn>;
 
-pub fn session(marker: &str, turns: Vec<Turn>) -> Session {
-    Session {
-        marker: marker.into(),
-        turns,
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Fault {
-    None,
-    /// The first request for turn `turn` of the first session is not answered: the connection
-    /// closes right after the request. (gemini 0.61 retries that; a stream cut in the middle of
-    /// an answer it does not retry, but fails the session with `[API Error: terminated]`.)
-    DisconnectOnce {
-        turn: usize,
-    },
-    /// Every request of the main conversation gets this HTTP status with a Google error body.
-    Status {
-        code: u16,
-        message: String,
-    },
-}
+// Faults: `DisconnectOnce` does not answer that request at all, the connection closes right
+// after it (gemini 0.61 retries that; a stream cut in the middle of an answer it does not
+// retry, but fails the session with `[API Error: terminated]`); `Status` is every request of
+// the main conversation, with a Google error body.
 
 #[derive(Debug, Clone)]
 pub struct Logged {
@@ -85,8 +61,7 @@ pub struct Logged {
 
 pub struct FakeGemini {
     pub url: String,
-    log: Arc<Mutex<Vec<Logged>>>,
-    _server: Server,
+    server: ScriptedServer<Logged>,
 }
 
 pub const INPUT_TOKENS: u64 = 1000;
@@ -94,21 +69,17 @@ pub const OUTPUT_TOKENS: u64 = 100;
 
 impl FakeGemini {
     pub fn start(sessions: Vec<Session>, fault: Fault) -> Self {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let cut_done = AtomicBool::new(false);
-        let server = {
-            let log = Arc::clone(&log);
-            Server::start(move |request| handle(request, &sessions, &fault, &cut_done, &log))
-        };
+        let server = ScriptedServer::start(move |request, exchange| {
+            handle(request, &sessions, &fault, exchange)
+        });
         FakeGemini {
             url: server.url.clone(),
-            log,
-            _server: server,
+            server,
         }
     }
 
     pub fn requests(&self) -> Vec<Logged> {
-        self.log.lock().unwrap().clone()
+        self.server.requests()
     }
 
     pub fn describe(&self) -> String {
@@ -129,9 +100,8 @@ fn handle(
     request: &Request,
     sessions: &[Session],
     fault: &Fault,
-    cut_done: &AtomicBool,
-    log: &Mutex<Vec<Logged>>,
-) -> Reply {
+    exchange: &Exchange<Logged>,
+) -> (Reply, Logged) {
     let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
     let path = request.path().to_string();
     let (model, method) = path
@@ -167,12 +137,9 @@ fn handle(
                 .flat_map(|c| c["parts"].as_array().cloned().unwrap_or_default())
                 .filter(|p| p.get("functionResponse").is_some())
                 .count();
-            let text = body["contents"].to_string();
-            let chosen = sessions.iter().position(|s| text.contains(&s.marker));
+            let (chosen, turn) = scripted_turn(sessions, &body["contents"].to_string(), n);
             logged.answered = chosen.map(|s| (s, n));
-            let turn = chosen
-                .and_then(|s| sessions[s].turns.get(n).cloned())
-                .unwrap_or_else(|| Turn::Text("Done.".into()));
+            let turn = turn.unwrap_or_else(|| Turn::Text("Done.".into()));
             match turn {
                 Turn::Call { name, args } => {
                     vec![vec![json!({"functionCall": {"name": name, "args": args}})]]
@@ -216,10 +183,7 @@ fn handle(
                     .map(|c| format!("data: {c}\r\n\r\n"))
                     .collect(),
             );
-            if let (Fault::DisconnectOnce { turn }, Some((0, n))) = (fault, logged.answered)
-                && n == *turn
-                && !cut_done.swap(true, Ordering::SeqCst)
-            {
+            if exchange.drops(fault, logged.answered) {
                 reply.hang_up = true;
                 logged.cut = true;
             }
@@ -240,6 +204,5 @@ fn handle(
             Reply::json(200, &one)
         }
     };
-    log.lock().unwrap().push(logged);
-    reply
+    (reply, logged)
 }

@@ -1,13 +1,15 @@
 //! A minimal HTTP/1.1 server on 127.0.0.1 for the fake model APIs: one request per connection
 //! (`connection: close`), and a reply can be cut off mid-body to play a dropped connection,
-//! which a server library would not let a test do. Also a URL where nothing listens.
+//! which a server library would not let a test do. On it, what the scripted fakes share: the
+//! sessions a conversation's marker chooses, the faults, and the log of requests. Also a URL
+//! where nothing listens.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// A request as the server read it.
@@ -172,6 +174,108 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         headers,
         body,
     })
+}
+
+/// The answers of one session, chosen for a request whose conversation contains `marker`.
+#[derive(Debug, Clone)]
+pub struct Session<T> {
+    pub marker: String,
+    pub turns: Vec<T>,
+}
+
+pub fn session<T>(marker: &str, turns: Vec<T>) -> Session<T> {
+    Session {
+        marker: marker.into(),
+        turns,
+    }
+}
+
+/// The session whose marker `conversation` contains, and its turn `n` if the script has one.
+pub fn scripted_turn<T: Clone>(
+    sessions: &[Session<T>],
+    conversation: &str,
+    n: usize,
+) -> (Option<usize>, Option<T>) {
+    let chosen = sessions
+        .iter()
+        .position(|s| conversation.contains(&s.marker));
+    (
+        chosen,
+        chosen.and_then(|s| sessions[s].turns.get(n).cloned()),
+    )
+}
+
+/// What goes wrong, on purpose; each fake says how it plays a fault.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    None,
+    /// The first answer to turn `turn` of the first session is dropped with the connection.
+    DisconnectOnce {
+        turn: usize,
+    },
+    /// Answers are this HTTP status with the API's error body and this message.
+    Status {
+        code: u16,
+        message: String,
+    },
+}
+
+/// A scripted fake API: a [`Server`] whose handler answers each request and says what to log
+/// of it.
+pub struct ScriptedServer<L> {
+    pub url: String,
+    log: Arc<Mutex<Vec<L>>>,
+    _server: Server,
+}
+
+/// What a handler of a [`ScriptedServer`] knows besides the request.
+pub struct Exchange<'a, L> {
+    log: &'a Mutex<Vec<L>>,
+    cut_done: &'a AtomicBool,
+}
+
+impl<L> Exchange<'_, L> {
+    /// How many requests were logged before this one.
+    pub fn logged(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    /// Whether `fault` drops the answer to turn `answered` (session, turn): only the first
+    /// time that turn of the first session is asked for.
+    pub fn drops(&self, fault: &Fault, answered: Option<(usize, usize)>) -> bool {
+        matches!(fault, Fault::DisconnectOnce { turn } if answered == Some((0, *turn)))
+            && !self.cut_done.swap(true, Ordering::SeqCst)
+    }
+}
+
+impl<L: Clone + Send + 'static> ScriptedServer<L> {
+    pub fn start(
+        handler: impl Fn(&Request, &Exchange<L>) -> (Reply, L) + Send + Sync + 'static,
+    ) -> Self {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let cut_done = AtomicBool::new(false);
+        let server = {
+            let log = Arc::clone(&log);
+            Server::start(move |request| {
+                let exchange = Exchange {
+                    log: &log,
+                    cut_done: &cut_done,
+                };
+                let (reply, logged) = handler(request, &exchange);
+                log.lock().unwrap().push(logged);
+                reply
+            })
+        };
+        ScriptedServer {
+            url: server.url.clone(),
+            log,
+            _server: server,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<L> {
+        self.log.lock().unwrap().clone()
+    }
 }
 
 /// `http://127.0.0.1:<port>` where nothing listens: a port that was free a moment ago.

@@ -16,12 +16,10 @@
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
 
-use crate::fake_http::{Reply, Request, Server};
+use crate::fake_http::{Exchange, Reply, Request, ScriptedServer, scripted_turn};
+pub use crate::fake_http::{Fault, session};
 
 /// One scripted model answer.
 #[derive(Debug, Clone)]
@@ -53,34 +51,10 @@ pub fn shell(command: &str) -> Turn {
     ))
 }
 
-/// The answers of one session, chosen for a request whose conversation contains `marker`.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub marker: String,
-    pub turns: Vec<Turn>,
-}
+pub type Session = crate::fake_http::Session<Turn>;
 
-pub fn session(marker: &str, turns: Vec<Turn>) -> Session {
-    Session {
-        marker: marker.into(),
-        turns,
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Fault {
-    None,
-    /// The first answer to turn `turn` of the first session stops after `response.created`,
-    /// and the connection closes.
-    DisconnectOnce {
-        turn: usize,
-    },
-    /// Every answer is this HTTP status with an OpenAI error body.
-    Status {
-        code: u16,
-        message: String,
-    },
-}
+// Faults: `DisconnectOnce` stops that answer after `response.created` and closes the
+// connection; `Status` is every answer, with an OpenAI error body.
 
 #[derive(Debug, Clone)]
 pub struct Logged {
@@ -95,8 +69,7 @@ pub struct Logged {
 pub struct FakeOpenAi {
     /// The base URL as OPENAI_BASE_URL takes it (with `/v1`).
     pub url: String,
-    log: Arc<Mutex<Vec<Logged>>>,
-    _server: Server,
+    server: ScriptedServer<Logged>,
 }
 
 pub const INPUT_TOKENS: u64 = 1500;
@@ -105,21 +78,17 @@ pub const OUTPUT_TOKENS: u64 = 120;
 
 impl FakeOpenAi {
     pub fn start(sessions: Vec<Session>, fault: Fault) -> Self {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let cut_done = AtomicBool::new(false);
-        let server = {
-            let log = Arc::clone(&log);
-            Server::start(move |request| handle(request, &sessions, &fault, &cut_done, &log))
-        };
+        let server = ScriptedServer::start(move |request, exchange| {
+            handle(request, &sessions, &fault, exchange)
+        });
         FakeOpenAi {
             url: format!("{}/v1", server.url),
-            log,
-            _server: server,
+            server,
         }
     }
 
     pub fn requests(&self) -> Vec<Logged> {
-        self.log.lock().unwrap().clone()
+        self.server.requests()
     }
 
     pub fn describe(&self) -> String {
@@ -140,9 +109,8 @@ fn handle(
     request: &Request,
     sessions: &[Session],
     fault: &Fault,
-    cut_done: &AtomicBool,
-    log: &Mutex<Vec<Logged>>,
-) -> Reply {
+    exchange: &Exchange<Logged>,
+) -> (Reply, Logged) {
     let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
     let mut logged = Logged {
         method: request.method.clone(),
@@ -172,27 +140,18 @@ fn handle(
                 )
             })
             .count();
-        let text = body["input"].to_string();
-        let chosen = sessions.iter().position(|s| text.contains(&s.marker));
-        let turn = chosen
-            .and_then(|s| sessions[s].turns.get(n).cloned())
-            .unwrap_or_else(|| Turn::Text("Done.".into()));
+        let (chosen, turn) = scripted_turn(sessions, &body["input"].to_string(), n);
+        let turn = turn.unwrap_or_else(|| Turn::Text("Done.".into()));
         logged.answered = chosen.map(|s| (s, n));
-        let id = log.lock().unwrap().len();
-        let events = stream(&turn, id);
+        let events = stream(&turn, exchange.logged());
         let mut reply = Reply::sse(events.clone());
-        if let Fault::DisconnectOnce { turn } = fault
-            && chosen == Some(0)
-            && n == *turn
-            && !cut_done.swap(true, Ordering::SeqCst)
-        {
+        if exchange.drops(fault, logged.answered) {
             reply.cut_at = Some(events.find("\n\n").unwrap() + 2);
             logged.cut = true;
         }
         reply
     };
-    log.lock().unwrap().push(logged);
-    reply
+    (reply, logged)
 }
 
 /// The events of one answer.

@@ -6,13 +6,13 @@
 //! runner: root could read any process's memory anyway.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
 use crate::agent_fakes::{FakeAgent, init, result, write};
 use crate::support::github::{PLAN, World};
-use crate::support::stdout_json;
+use crate::support::succeeded;
 
 pub const BRANCH: &str = "oneshot-add-a-verbose-flag-01-15-1430";
 
@@ -32,37 +32,8 @@ impl ImplementJob {
     pub fn new() -> Self {
         let mut w = World::new();
         let agent = FakeAgent::install(&mut w.env, "claude");
-        let pr = w.draft_pr(BRANCH);
-        w.write_plan(PLAN);
-        let saved = succeeded(
-            w.env
-                .oneshot(&w.repo.work)
-                .args(["exec", "plan-save-to-issue", "--pr", &pr.to_string()])
-                .output()
-                .unwrap(),
-        );
-        let issue = saved["issue_number"].as_u64().unwrap();
-        succeeded(
-            w.env
-                .oneshot(&w.repo.work)
-                .args(["exec", "register-one-shot-plan", "--issue"])
-                .arg(issue.to_string())
-                .args(["--pr", &pr.to_string()])
-                .output()
-                .unwrap(),
-        );
-        let dir = w.env.root.path().join("implement-job");
-        w.env.git(
-            w.env.root.path(),
-            [
-                "clone",
-                "--quiet",
-                "--branch",
-                BRANCH,
-                w.repo.origin.to_str().unwrap(),
-                dir.to_str().unwrap(),
-            ],
-        );
+        let (pr, issue) = w.saved_plan(BRANCH, PLAN, &[]);
+        let dir = w.clone_branch(BRANCH, "implement-job");
         ImplementJob {
             w,
             agent,
@@ -149,17 +120,6 @@ fn setpriv() -> PathBuf {
     which::which("setpriv").unwrap_or_else(|_| {
         panic!("the tests run as root and need setpriv (util-linux) to run the job unprivileged")
     })
-}
-
-pub fn succeeded(out: Output) -> Value {
-    assert!(
-        out.status.success(),
-        "failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout_json(&out)
 }
 
 /// A program that appends its arguments and environment to `log`, then does what its role

@@ -7,8 +7,9 @@
 use serde_json::{Value, json};
 
 use crate::agent_fakes::{init, result, write};
-use crate::implement::{BRANCH, Job, job, ok, session, states};
+use crate::implement::{BRANCH, Job, job, session, states};
 use crate::support::stdout_json;
+use crate::support::succeeded;
 
 /// `git commit` as the agent would run it (the agent's environment has no git identity).
 pub(crate) const AGENT_COMMIT: &str =
@@ -44,7 +45,7 @@ const STEP_SUBJECTS: [&str; 4] = [
 
 /// The remote has the three step commits, step 2 with the session's file, and no other ref.
 fn assert_folded(job: &Job, out: std::process::Output) -> Value {
-    let json = ok(out);
+    let json = succeeded(out);
     assert_eq!(json["completed_steps"], 3);
     assert_eq!(job.remote_subjects(), STEP_SUBJECTS);
     let origin = &job.w.repo.origin;

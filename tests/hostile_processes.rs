@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::agent_fakes::{init, result, write};
-use crate::hostile_git::{ImplementJob, succeeded};
+use crate::hostile_git::ImplementJob;
+use crate::support::succeeded;
 
 /// Starts the escapees; each writes its pid to a file in `pids`.
 fn escape_script(pids: &Path) -> String {

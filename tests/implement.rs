@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::agent_fakes::{FakeAgent, init, result, write};
 use crate::support::github::{NAME, OWNER, PLAN, World};
-use crate::support::stdout_json;
+use crate::support::{stdout_json, succeeded};
 
 pub(crate) const BRANCH: &str = "oneshot-add-a-verbose-flag-01-15-1430";
 
@@ -29,41 +29,8 @@ pub(crate) fn job() -> Job {
 
 fn job_in(mut w: World) -> Job {
     let agent = FakeAgent::install(&mut w.env, "claude");
-    let pr = w.draft_pr(BRANCH);
-    w.write_plan(PLAN);
-    let saved = ok(w
-        .env
-        .oneshot(&w.repo.work)
-        .args(["exec", "plan-save-to-issue", "--pr", &pr.to_string()])
-        .output()
-        .unwrap());
-    let issue = saved["issue_number"].as_u64().unwrap();
-    ok(w.env
-        .oneshot(&w.repo.work)
-        .args([
-            "exec",
-            "register-one-shot-plan",
-            "--issue",
-            &issue.to_string(),
-            "--pr",
-            &pr.to_string(),
-            "--submitted-by",
-            "octocat",
-        ])
-        .output()
-        .unwrap());
-    let dir = w.env.root.path().join("implement-job");
-    w.env.git(
-        w.env.root.path(),
-        [
-            "clone",
-            "--quiet",
-            "--branch",
-            BRANCH,
-            w.repo.origin.to_str().unwrap(),
-            dir.to_str().unwrap(),
-        ],
-    );
+    let (pr, issue) = w.saved_plan(BRANCH, PLAN, &["--submitted-by", "octocat"]);
+    let dir = w.clone_branch(BRANCH, "implement-job");
     w.fake.clear_requests();
     Job {
         w,
@@ -72,17 +39,6 @@ fn job_in(mut w: World) -> Job {
         issue,
         dir,
     }
-}
-
-pub(crate) fn ok(out: Output) -> Value {
-    assert!(
-        out.status.success(),
-        "failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout_json(&out)
 }
 
 /// A session that writes one file and succeeds.
@@ -106,7 +62,7 @@ impl Job {
     }
 
     pub(crate) fn fetch_plan(&self) -> Value {
-        ok(self.exec(&[
+        succeeded(self.exec(&[
             "fetch-plan",
             "--issue",
             &self.issue.to_string(),
@@ -215,7 +171,7 @@ fn a_three_step_plan_all_done_ends_ready_for_review() {
         );
     }
     assert_eq!(job.fetch_plan()["step_count"], 3);
-    let out = ok(job.run_implement(&[]));
+    let out = succeeded(job.run_implement(&[]));
     assert_eq!(out["completed_steps"], 3);
 
     // At most 3 GitHub requests per step (reading and writing the progress block).
@@ -248,7 +204,7 @@ fn a_three_step_plan_all_done_ends_ready_for_review() {
         "{trailer}"
     );
 
-    let finalized = ok(job.finalize("success"));
+    let finalized = succeeded(job.finalize("success"));
     assert_eq!(finalized["completed_steps"], 3);
     let pull = job.w.fake.state().pull(OWNER, NAME, job.pr).unwrap();
     assert!(!pull.draft, "the PR is ready for review");
@@ -348,7 +304,7 @@ fn a_failure_at_step_two_keeps_step_one_and_says_how_to_resume() {
     assert!(patch.contains("+half done"));
 
     // finalize after a failure reports, without hiding the failure.
-    let finalized = ok(job.finalize("failure"));
+    let finalized = succeeded(job.finalize("failure"));
     assert_eq!(finalized["failed_step"], 2);
     assert!(job.w.fake.state().pull(OWNER, NAME, job.pr).unwrap().draft);
 }
@@ -374,7 +330,7 @@ fn a_resume_from_step_two_completes() {
     job.agent.script_for(3, session("src/step2.txt", "two\n"));
     job.agent.script_for(4, session("src/step3.txt", "three\n"));
     job.fetch_plan();
-    let out = ok(job.run_implement(&["--from-step", "2"]));
+    let out = succeeded(job.run_implement(&["--from-step", "2"]));
     assert_eq!(out["completed_steps"], 2);
     assert_eq!(
         job.remote_subjects(),
@@ -389,7 +345,7 @@ fn a_resume_from_step_two_completes() {
         job.step_states(),
         states(&[(1, "done"), (2, "done"), (3, "done")])
     );
-    ok(job.finalize("success"));
+    succeeded(job.finalize("success"));
     assert!(!job.w.fake.state().pull(OWNER, NAME, job.pr).unwrap().draft);
     assert_eq!(
         job.comments_on_pr().len(),
@@ -414,7 +370,7 @@ fn a_human_edit_of_step_three_is_what_gets_implemented() {
             .script_for(n, session(&format!("src/step{n}.txt"), "x\n"));
     }
     job.fetch_plan();
-    ok(job.run_implement(&[]));
+    succeeded(job.run_implement(&[]));
     assert_eq!(
         job.remote_subjects().last().unwrap(),
         "Step 3: Document it in the changelog"
@@ -439,7 +395,7 @@ fn a_verify_failure_is_fixed_on_retry() {
     job.agent.script_for(3, session("src/step2.txt", "two\n"));
     job.agent.script_for(4, session("src/step3.txt", "three\n"));
     job.fetch_plan();
-    ok(job.run_implement(&[]));
+    succeeded(job.run_implement(&[]));
     let retry = &job.agent.invocations()[1];
     let prompt = format!("{}{}", retry["stdin"].as_str().unwrap_or(""), retry["argv"]);
     assert!(
@@ -540,7 +496,7 @@ fn a_push_race_is_rebased_when_it_applies() {
         .git(&other, ["commit", "--quiet", "-m", "A colleague's note"]);
     job.w.env.git(&other, ["push", "--quiet", "origin", BRANCH]);
 
-    ok(child.wait_with_output().unwrap());
+    succeeded(child.wait_with_output().unwrap());
     assert_eq!(
         job.remote_subjects(),
         vec![
@@ -632,13 +588,13 @@ fn the_webhook_hears_of_success_and_of_failure_without_the_token() {
             .script_for(n, session(&format!("src/step{n}.txt"), "x\n"));
     }
     done.fetch_plan();
-    ok(done.run_implement(&[]));
-    ok(done.finalize("success"));
+    succeeded(done.run_implement(&[]));
+    succeeded(done.finalize("success"));
 
     let mut failed = job();
     failed.w.env.set("ONESHOT_WEBHOOK_URL", url);
     assert!(!fail_at_step_two(&failed).status.success());
-    ok(failed.finalize("failure"));
+    succeeded(failed.finalize("failure"));
 
     let bodies = received.lock().unwrap().clone();
     assert_eq!(bodies.len(), 2, "{bodies:?}");
@@ -675,8 +631,8 @@ fn on_github_enterprise_server_the_pr_is_marked_ready_through_api_graphql() {
             .script_for(n, session(&format!("src/step{n}.txt"), "x\n"));
     }
     job.fetch_plan();
-    ok(job.run_implement(&[]));
-    ok(job.finalize("success"));
+    succeeded(job.run_implement(&[]));
+    succeeded(job.finalize("success"));
     assert!(!job.w.fake.state().pull(OWNER, NAME, job.pr).unwrap().draft);
     let graphql: Vec<String> = job
         .w

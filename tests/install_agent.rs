@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::agent_fakes::FakeAgent;
-use crate::support::{TestEnv, TestRepo, runner_files, stdout_json};
+use crate::support::{TestEnv, TestRepo, describe, runner_files, stdout_json};
 
 /// npm as far as `npm install --prefix P … PACKAGE@VERSION` goes: puts the package's program
 /// into P/node_modules/.bin. `FAKE_NPM_FAIL=1` fails the way npm does (a stack on stderr);
@@ -150,17 +150,8 @@ impl Runner {
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn assert_ok(out: &Output) {
-    assert!(out.status.success(), "{}", text(out));
+    assert!(out.status.success(), "{}", describe(out));
 }
 
 /// The exact npm command line, working directory, environment and GITHUB_PATH line of each
@@ -345,18 +336,18 @@ fn the_version_is_overridden_by_the_input_then_by_the_config_file() {
 fn an_invalid_version_is_refused_before_npm_runs() {
     let r = runner(true);
     let out = r.install(&["--phase", "plan", "--agent-version=--registry=http://evil"]);
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
     assert!(
-        text(&out).contains("is not an npm version"),
+        describe(&out).contains("is not an npm version"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert_eq!(r.npm_argv(), None);
 
     r.config("[agent_versions]\nclaude = \"../../x\"\n");
     let out = r.install(&["--phase", "plan"]);
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert!(text(&out).contains("line 2"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert!(describe(&out).contains("line 2"), "{}", describe(&out));
     assert_eq!(r.npm_argv(), None);
 }
 
@@ -366,7 +357,7 @@ fn an_invalid_version_is_refused_before_npm_runs() {
 fn a_command_agent_is_not_installed_and_a_missing_one_fails_with_its_name() {
     let r = runner(true);
     let out = r.install(&["--phase", "plan", "--agent", "command:my-agent --fast"]);
-    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let error = stdout
         .lines()
@@ -401,7 +392,7 @@ fn a_command_agent_is_not_installed_and_a_missing_one_fails_with_its_name() {
 fn without_node_and_npm_the_error_says_so_and_how_to_get_them() {
     let r = runner(false);
     let out = r.install(&["--phase", "plan"]);
-    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(
@@ -432,7 +423,7 @@ fn a_failing_npm_gives_its_own_words_and_no_path() {
     r.env.set("FAKE_NPM_FAIL", "1");
     r.env.unset("GITHUB_ACTIONS");
     let out = r.install(&["--phase", "plan"]);
-    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
     let json = stdout_json(&out);
     let message = json["message"].as_str().unwrap();
     assert!(
@@ -451,12 +442,12 @@ fn an_install_that_reports_another_version_fails() {
     let mut r = runner(true);
     r.env.set("FAKE_NPM_REPORTS", "2.0.0 (Claude Code)");
     let out = r.install(&["--phase", "plan"]);
-    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(8), "{}", describe(&out));
     assert!(
-        text(&out).contains("was installed as 2.1.330 but reports")
-            && text(&out).contains("2.0.0 (Claude Code)"),
+        describe(&out).contains("was installed as 2.1.330 but reports")
+            && describe(&out).contains("2.0.0 (Claude Code)"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert_eq!(r.github_path(), "");
 }

@@ -25,6 +25,7 @@ mod install_agent;
 mod local_run;
 mod plan_handoff;
 mod real_claude;
+mod real_cli;
 mod real_codex;
 mod real_gemini;
 mod run_plan;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::fake_github::Fault;
 use crate::support::github::{NAME, OWNER, PLAN, World};
-use crate::support::{render, run_ok, stdout_json};
+use crate::support::{render, run_ok, stdout_json, succeeded};
 
 const BRANCH: &str = "oneshot-add-a-verbose-flag-01-15-1430";
 
@@ -45,16 +45,6 @@ fn register(w: &World, issue: u64, pr: u64) -> std::process::Output {
         .unwrap()
 }
 
-fn ok_json(out: std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout_json(&out)
-}
-
 #[test]
 fn first_run_saves_the_plan_and_registers_it_in_at_most_six_requests() {
     let w = World::new();
@@ -62,10 +52,10 @@ fn first_run_saves_the_plan_and_registers_it_in_at_most_six_requests() {
     w.write_plan(PLAN);
     w.fake.clear_requests();
 
-    let saved = ok_json(save(&w, pr));
+    let saved = succeeded(save(&w, pr));
     let issue = saved["issue_number"].as_u64().unwrap();
     assert_eq!(saved["issue_title"], "Add a --verbose flag to submit");
-    let registered = ok_json(register(&w, issue, pr));
+    let registered = succeeded(register(&w, issue, pr));
     assert_eq!(registered["failed_operations"], "");
 
     let requests = w.fake.requests();
@@ -128,15 +118,15 @@ fn re_runs_update_instead_of_duplicating() {
     let w = World::new();
     let pr = w.draft_pr(BRANCH);
     w.write_plan(PLAN);
-    let issue = ok_json(save(&w, pr))["issue_number"].as_u64().unwrap();
-    ok_json(register(&w, issue, pr));
+    let issue = succeeded(save(&w, pr))["issue_number"].as_u64().unwrap();
+    succeeded(register(&w, issue, pr));
 
     // The planner ran again with a changed plan.
     w.write_plan(&PLAN.replace("Document it", "Document the flag"));
-    let again = ok_json(save(&w, pr));
+    let again = succeeded(save(&w, pr));
     assert_eq!(again["issue_number"].as_u64(), Some(issue));
-    ok_json(register(&w, issue, pr));
-    ok_json(register(&w, issue, pr));
+    succeeded(register(&w, issue, pr));
+    succeeded(register(&w, issue, pr));
 
     let state = w.fake.state();
     assert_eq!(state.issues(OWNER, NAME).len(), 1, "one plan issue");
@@ -164,8 +154,8 @@ fn human_edits_outside_the_markers_are_kept() {
     let w = World::new();
     let pr = w.draft_pr(BRANCH);
     w.write_plan(PLAN);
-    let issue = ok_json(save(&w, pr))["issue_number"].as_u64().unwrap();
-    ok_json(register(&w, issue, pr));
+    let issue = succeeded(save(&w, pr))["issue_number"].as_u64().unwrap();
+    succeeded(register(&w, issue, pr));
 
     let before = w.fake.state().pull(OWNER, NAME, pr).unwrap().body.unwrap();
     let edited =
@@ -174,7 +164,7 @@ fn human_edits_outside_the_markers_are_kept() {
         let repo = state.repo_mut(OWNER, NAME).unwrap();
         repo.issues.get_mut(&pr).unwrap().body = Some(edited.clone());
     });
-    ok_json(register(&w, issue, pr));
+    succeeded(register(&w, issue, pr));
     let after = w.fake.state().pull(OWNER, NAME, pr).unwrap().body.unwrap();
     assert!(
         after.starts_with("Reviewer note: please keep the old output format."),
@@ -267,7 +257,7 @@ fn a_server_error_is_retried() {
             .server_error(502)
             .times(1),
     );
-    ok_json(save(&w, pr));
+    succeeded(save(&w, pr));
     assert_eq!(w.fake.count("GET", "/repos/acme/app/issues"), 2);
     assert_eq!(w.fake.state().issues(OWNER, NAME).len(), 1);
 }
@@ -277,14 +267,14 @@ fn a_rate_limit_waits_for_retry_after() {
     let w = World::new();
     let pr = w.draft_pr(BRANCH);
     w.write_plan(PLAN);
-    let issue = ok_json(save(&w, pr))["issue_number"].as_u64().unwrap();
+    let issue = succeeded(save(&w, pr))["issue_number"].as_u64().unwrap();
     w.fake.inject(
         Fault::on("PATCH", "/repos/acme/app/issues/*")
             .retry_after(429, 1)
             .times(1),
     );
     let start = Instant::now();
-    ok_json(register(&w, issue, pr));
+    succeeded(register(&w, issue, pr));
     assert!(
         start.elapsed() >= Duration::from_millis(950),
         "waited {:?}",
@@ -303,7 +293,7 @@ fn a_post_that_timed_out_after_landing_is_not_repeated() {
             .landed_then_delay(Duration::from_secs(4))
             .times(1),
     );
-    let saved = ok_json(save(&w, pr));
+    let saved = succeeded(save(&w, pr));
     let issues = w.fake.state().issues(OWNER, NAME);
     assert_eq!(issues.len(), 1, "no duplicate issue");
     assert_eq!(saved["issue_number"].as_u64(), Some(issues[0].number));
@@ -319,13 +309,13 @@ fn a_dropped_comment_post_is_found_by_its_marker() {
     let w = World::new();
     let pr = w.draft_pr(BRANCH);
     w.write_plan(PLAN);
-    let issue = ok_json(save(&w, pr))["issue_number"].as_u64().unwrap();
+    let issue = succeeded(save(&w, pr))["issue_number"].as_u64().unwrap();
     w.fake.inject(
         Fault::on("POST", "/repos/acme/app/issues/*/comments")
             .landed_then_drop()
             .times(1),
     );
-    ok_json(register(&w, issue, pr));
+    succeeded(register(&w, issue, pr));
     assert_eq!(w.fake.state().comments(OWNER, NAME, issue).len(), 1);
 }
 
@@ -334,7 +324,7 @@ fn a_failed_comment_is_reported_but_not_fatal() {
     let w = World::new();
     let pr = w.draft_pr(BRANCH);
     w.write_plan(PLAN);
-    let issue = ok_json(save(&w, pr))["issue_number"].as_u64().unwrap();
+    let issue = succeeded(save(&w, pr))["issue_number"].as_u64().unwrap();
     w.fake.inject(
         Fault::on("POST", "/repos/acme/app/issues/*/comments").status(
             403,
@@ -342,7 +332,7 @@ fn a_failed_comment_is_reported_but_not_fatal() {
         ),
     );
     let out = register(&w, issue, pr);
-    let json = ok_json(out);
+    let json = succeeded(out);
     assert_eq!(json["failed_operations"], "link comment on the plan issue");
     assert_eq!(
         w.fake.state().pull(OWNER, NAME, pr).unwrap().title,
@@ -358,8 +348,8 @@ fn github_enterprise_server_paths() {
     w.env.unset("GITHUB_SERVER_URL");
     let pr = w.draft_pr(BRANCH);
     w.write_plan(PLAN);
-    let issue = ok_json(save(&w, pr))["issue_number"].as_u64().unwrap();
-    ok_json(register(&w, issue, pr));
+    let issue = succeeded(save(&w, pr))["issue_number"].as_u64().unwrap();
+    succeeded(register(&w, issue, pr));
     assert!(
         w.fake
             .requests()
@@ -428,7 +418,7 @@ fn requests_name_oneshot_and_the_api_version() {
     let w = World::new();
     let pr = w.draft_pr(BRANCH);
     w.write_plan(PLAN);
-    ok_json(save(&w, pr));
+    succeeded(save(&w, pr));
     let request = &w.fake.requests()[0];
     let agents: Vec<&str> = request
         .headers
@@ -457,7 +447,7 @@ fn a_plan_cannot_smuggle_in_its_own_metadata_marker() {
         "Check: `cargo build`.",
         "Check: `cargo build`.\n<!-- oneshot:meta {\"v\":1,\"branch\":\"other\",\"pr\":99} -->",
     ));
-    let issue = ok_json(save(&w, pr))["issue_number"].as_u64().unwrap();
+    let issue = succeeded(save(&w, pr))["issue_number"].as_u64().unwrap();
     let body = w
         .fake
         .state()

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::agent_fakes::{self as fakes, plan_report, repo_with_task};
 use crate::fake_anthropic::{FakeAnthropic, Turn};
+use crate::real_cli::{self, installed};
 use crate::support::{TestEnv, TestRepo, stdout_json};
 
 /// The version `scripts/install-test-tools.sh` installs.
@@ -20,29 +21,7 @@ pub const CLAUDE_CODE_VERSION: &str = "2.1.330";
 
 /// The installed CLI, or `None` (after saying why) when the test should be skipped.
 pub fn claude() -> Option<PathBuf> {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/node_modules/.bin/claude");
-    if !bin.exists() {
-        let message = format!(
-            "the Claude Code CLI is not installed at {}: run scripts/install-test-tools.sh",
-            bin.display()
-        );
-        if std::env::var_os("CI").is_some() {
-            panic!("{message}");
-        }
-        eprintln!("SKIPPED: {message}");
-        return None;
-    }
-    let version = std::process::Command::new(&bin)
-        .arg("--version")
-        .output()
-        .unwrap();
-    let version = String::from_utf8_lossy(&version.stdout);
-    assert!(
-        version.starts_with(CLAUDE_CODE_VERSION),
-        "{} is version {version:?}, the tests expect {CLAUDE_CODE_VERSION}: run scripts/install-test-tools.sh",
-        bin.display()
-    );
-    Some(bin)
+    installed("claude", CLAUDE_CODE_VERSION)
 }
 
 struct Setup {
@@ -55,11 +34,9 @@ struct Setup {
 /// A repository with a task and an environment for the CLI; the fake API, whose script needs
 /// the repository's path, is started afterwards by [`Setup::api`].
 fn setup(claude: &std::path::Path) -> Setup {
-    let mut env = TestEnv::new();
-    env.prepend_path(claude.parent().unwrap());
+    let mut env = real_cli::env_for(claude);
     env.set("ANTHROPIC_API_KEY", "sk-fake");
     env.set("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
-    env.set("GITHUB_TOKEN", "ghs_must_not_reach_the_agent");
     let repo = repo_with_task(&env, "Add a --verbose flag to the submit command");
     let root = repo.work.canonicalize().unwrap();
     Setup { env, repo, root }
@@ -163,7 +140,7 @@ fn the_real_cli_writes_a_plan_through_the_fake_api() {
     assert!(
         !requests
             .iter()
-            .any(|r| r.body.to_string().contains("ghs_must_not_reach_the_agent"))
+            .any(|r| r.body.to_string().contains(real_cli::GITHUB_TOKEN))
     );
 }
 

@@ -14,49 +14,21 @@ use serde_json::{Value, json};
 use crate::agent_fakes::{FakeAgent, plan_report, repo_with_task};
 use crate::fake_http::unreachable_url;
 use crate::fake_openai::{self as api, FakeOpenAi, Fault, Session, Turn, add_file, session, shell};
+use crate::real_cli::{
+    self, IMPLEMENT_BRANCH, PLAN, PLAN_RESULT, assert_implements_two_steps,
+    assert_no_token_reached, assert_plan_failed, assert_runs_two_steps,
+    assert_unreachable_api_ends_the_session, installed, show,
+};
 use crate::support::github::World;
 use crate::support::{TestEnv, TestRepo, stdout_json};
 
 /// The version `scripts/install-test-tools.sh` installs.
 pub const CODEX_VERSION: &str = "0.169.0";
 
-/// `.tools/node_modules/.bin/<name>` at `version`, or `None` (after saying why) when the test
-/// should be skipped; in CI a missing CLI fails the test.
-pub fn installed(name: &str, version: &str) -> Option<PathBuf> {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(".tools/node_modules/.bin")
-        .join(name);
-    if !bin.exists() {
-        let message = format!(
-            "the {name} CLI is not installed at {}: run scripts/install-test-tools.sh",
-            bin.display()
-        );
-        if std::env::var_os("CI").is_some() {
-            panic!("{message}");
-        }
-        eprintln!("SKIPPED: {message}");
-        return None;
-    }
-    let out = std::process::Command::new(&bin)
-        .arg("--version")
-        .output()
-        .unwrap();
-    let reported = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        reported.split_whitespace().any(|w| w == version),
-        "{} is version {reported:?}, the tests expect {version}: run scripts/install-test-tools.sh",
-        bin.display()
-    );
-    Some(bin)
-}
-
 fn codex() -> Option<PathBuf> {
     installed("codex", CODEX_VERSION)
 }
 
-/// The two-step plan the scripted planner writes.
-pub const PLAN: &str = "# Add a greeting\n\nAdds two files.\n\n## Steps\n\n### Step 1: Write one\n\nCreate src/one.txt.\n\n### Step 2: Write two\n\nCreate src/two.txt with a shell command.\n";
-pub const PLAN_RESULT: &str = r#"{"title": "Add a greeting", "summary": "Adds two files."}"#;
 const PLAN_MARKER: &str = "oneshot: plan the task";
 
 fn planner() -> Session {
@@ -91,36 +63,13 @@ fn steps() -> Vec<Session> {
 }
 
 fn env_for(codex: &Path) -> TestEnv {
-    let mut env = TestEnv::new();
-    env.prepend_path(codex.parent().unwrap());
+    let mut env = real_cli::env_for(codex);
     env.set("OPENAI_API_KEY", "sk-fake");
-    env.set("GITHUB_TOKEN", "ghs_must_not_reach_the_agent");
     env
 }
 
-fn show(out: &Output, api: &FakeOpenAi) -> String {
-    format!(
-        "oneshot exited with {:?}\nstdout:\n{}\nstderr:\n{}\nrequests to the fake API:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        api.describe()
-    )
-}
-
 fn run_plan(env: &TestEnv, repo: &TestRepo, args: &[&str]) -> Output {
-    env.oneshot(&repo.work)
-        .args([
-            "exec",
-            "run-plan",
-            "--agent",
-            "codex",
-            "--timeout-minutes",
-            "3",
-        ])
-        .args(args)
-        .output()
-        .unwrap()
+    real_cli::run_plan(env, repo, "codex", args)
 }
 
 /// A repository with a task, an environment whose OPENAI_BASE_URL is the fake, and the fake.
@@ -136,14 +85,6 @@ fn plan_setup(
     (env, repo, api)
 }
 
-fn assert_no_token_reached(api: &FakeOpenAi) {
-    assert!(
-        !api.requests()
-            .iter()
-            .any(|r| r.body.to_string().contains("ghs_must_not_reach_the_agent"))
-    );
-}
-
 #[test]
 fn codex_plans_and_implements_two_steps_through_oneshot_run() {
     let Some(codex) = codex() else { return };
@@ -153,52 +94,12 @@ fn codex_plans_and_implements_two_steps_through_oneshot_run() {
     let api = FakeOpenAi::start(sessions, Fault::None);
     env.set("OPENAI_BASE_URL", api.url.clone());
     let repo = env.repo_with_origin();
-
-    let out = env
-        .oneshot(&repo.work)
-        .args([
-            "run",
-            "Add a greeting in two files",
-            "--agent",
-            "codex",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", show(&out, &api));
-    let json = stdout_json(&out);
-    assert_eq!(json["completed_steps"], 2, "{json}");
+    let (json, branch) = assert_runs_two_steps(&env, &repo, "codex", &api);
     assert_eq!(json["plan_title"], "Add a greeting");
-    let branch = json["branch"].as_str().unwrap();
-    let subjects = env.git(
-        &repo.work,
-        [
-            "log",
-            "--reverse",
-            "--format=%s",
-            &format!("main..{branch}"),
-        ],
-    );
-    assert_eq!(subjects, "Step 1: Write one\nStep 2: Write two\n");
     assert_eq!(
         env.git(&repo.work, ["show", &format!("{branch}:src/one.txt")]),
         "one\n"
     );
-    assert_eq!(
-        env.git(&repo.work, ["show", &format!("{branch}:src/two.txt")]),
-        "two\n"
-    );
-
-    // Each session's conversation reached its last scripted turn, on the endpoint configured.
-    let answered: Vec<(usize, usize)> = api.requests().iter().filter_map(|r| r.answered).collect();
-    for expected in [(0, 2), (1, 1), (2, 1)] {
-        assert!(
-            answered.contains(&expected),
-            "{expected:?}: {}",
-            api.describe()
-        );
-    }
-    assert_no_token_reached(&api);
 }
 
 #[test]
@@ -260,47 +161,12 @@ fn codex_implements_two_steps_through_exec_run_implement() {
     w.env.set("OPENAI_API_KEY", "sk-fake");
     let api = FakeOpenAi::start(steps(), Fault::None);
     w.env.set("OPENAI_BASE_URL", api.url.clone());
-    let branch = "oneshot-add-a-greeting-01-15-1430";
-    let pr = w.draft_pr(branch);
-    w.write_plan(PLAN);
-    let saved = w
-        .env
-        .oneshot(&w.repo.work)
-        .args(["exec", "plan-save-to-issue", "--pr", &pr.to_string()])
-        .output()
-        .unwrap();
-    assert!(saved.status.success(), "{}", show(&saved, &api));
-    let issue = stdout_json(&saved)["issue_number"]
-        .as_u64()
-        .unwrap()
-        .to_string();
-
-    let out = w
-        .env
-        .oneshot(&w.repo.work)
-        .args([
-            "exec",
-            "run-implement",
-            "--agent",
-            "codex",
-            "--issue",
-            &issue,
-            "--pr",
-            &pr.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", show(&out, &api));
-    let json = stdout_json(&out);
-    assert_eq!(json["completed_steps"], 2, "{json}");
-    let remote = w.env.git(&w.repo.origin, ["log", "--format=%s", branch]);
-    assert!(
-        remote.starts_with("Step 2: Write two\nStep 1: Write one\n"),
-        "{remote}"
-    );
+    assert_implements_two_steps(&mut w, "codex", &api);
     assert_eq!(
-        w.env
-            .git(&w.repo.origin, ["show", &format!("{branch}:src/two.txt")]),
+        w.env.git(
+            &w.repo.origin,
+            ["show", &format!("{IMPLEMENT_BRANCH}:src/two.txt")]
+        ),
         "two\n"
     );
 }
@@ -360,22 +226,13 @@ fn an_unreachable_api_ends_the_codex_session_with_the_cause() {
     let mut env = env_for(&codex);
     env.set("OPENAI_BASE_URL", format!("{}/v1", unreachable_url()));
     let repo = repo_with_task(&env, "Add a greeting in two files");
-    let out = run_plan(&env, &repo, &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_unreachable_api_ends_the_session(
+        &env,
+        &repo,
+        "codex",
+        "codex cannot reach the model API (Reconnecting... waiting for network",
+        "OPENAI_BASE_URL",
     );
-    let report = plan_report(&repo.work);
-    // Ended on the evidence, not by the 3-minute timeout.
-    assert_eq!(report["outcome"], "failed", "{report}");
-    let error = report["error"].as_str().unwrap();
-    assert!(
-        error.starts_with("codex cannot reach the model API (Reconnecting... waiting for network"),
-        "{error}"
-    );
-    assert!(error.contains("OPENAI_BASE_URL"), "{error}");
 }
 
 #[test]
@@ -400,15 +257,7 @@ fn a_session_whose_commands_all_failed_in_bubblewrap_fails() {
     ]);
     let repo = repo_with_task(&env, "Add a greeting");
     let out = run_plan(&env, &repo, &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = plan_report(&repo.work);
-    assert_eq!(report["outcome"], "failed");
-    let error = report["error"].as_str().unwrap();
+    let (_, error) = assert_plan_failed(&out, &repo, "codex");
     assert!(
         error.starts_with("all 2 commands codex ran failed in its sandbox (bwrap: loopback"),
         "{error}"
@@ -513,15 +362,7 @@ fn agents_that_retry_an_unreachable_api_forever_are_ended_with_the_cause() {
             ])
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{agent}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report = plan_report(&repo.work);
-        assert_eq!(report["outcome"], "failed", "{agent}: {report}");
-        let error = report["error"].as_str().unwrap();
+        let (report, error) = assert_plan_failed(&out, &repo, agent);
         assert!(error.starts_with(expected), "{agent}: {error}");
         assert_eq!(report["signal"], 15, "ended by oneshot's SIGTERM: {report}");
     }

@@ -14,9 +14,12 @@ use crate::fake_gemini::{
     self as api, FakeGemini, Fault, Session, Turn, session, shell, write_file,
 };
 use crate::fake_http::unreachable_url;
-use crate::real_codex::{PLAN, PLAN_RESULT, installed};
+use crate::real_cli::{
+    self, IMPLEMENT_BRANCH, PLAN, PLAN_RESULT, assert_implements_two_steps, assert_runs_two_steps,
+    assert_unreachable_api_ends_the_session, installed, show,
+};
 use crate::support::github::World;
-use crate::support::{TestEnv, TestRepo, stdout_json};
+use crate::support::{TestEnv, TestRepo};
 
 /// The version `scripts/install-test-tools.sh` installs.
 pub const GEMINI_CLI_VERSION: &str = "0.61.0";
@@ -59,11 +62,9 @@ fn steps() -> Vec<Session> {
 const USER_SETTINGS: &str = r#"{"ui":{"hideTips":true}}"#;
 
 fn env_for(gemini: &Path, base_url: &str) -> TestEnv {
-    let mut env = TestEnv::new();
-    env.prepend_path(gemini.parent().unwrap());
+    let mut env = real_cli::env_for(gemini);
     env.set("GEMINI_API_KEY", "fake-gemini-key");
     env.set("GOOGLE_GEMINI_BASE_URL", base_url);
-    env.set("GITHUB_TOKEN", "ghs_must_not_reach_the_agent");
     let settings = env.home.join(".gemini/settings.json");
     std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
     std::fs::write(&settings, USER_SETTINGS).unwrap();
@@ -77,29 +78,8 @@ fn assert_user_settings_untouched(env: &TestEnv) {
     );
 }
 
-fn show(out: &Output, api: &FakeGemini) -> String {
-    format!(
-        "oneshot exited with {:?}\nstdout:\n{}\nstderr:\n{}\nrequests to the fake API:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        api.describe()
-    )
-}
-
 fn run_plan(env: &TestEnv, repo: &TestRepo, args: &[&str]) -> Output {
-    env.oneshot(&repo.work)
-        .args([
-            "exec",
-            "run-plan",
-            "--agent",
-            "gemini",
-            "--timeout-minutes",
-            "3",
-        ])
-        .args(args)
-        .output()
-        .unwrap()
+    real_cli::run_plan(env, repo, "gemini", args)
 }
 
 fn plan_setup(gemini: &Path, fault: Fault) -> (TestEnv, TestRepo, FakeGemini) {
@@ -117,48 +97,7 @@ fn gemini_plans_and_implements_two_steps_through_oneshot_run() {
     let api = FakeGemini::start(sessions, Fault::None);
     let env = env_for(&gemini, &api.url);
     let repo = env.repo_with_origin();
-    let out = env
-        .oneshot(&repo.work)
-        .args([
-            "run",
-            "Add a greeting in two files",
-            "--agent",
-            "gemini",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", show(&out, &api));
-    let json = stdout_json(&out);
-    assert_eq!(json["completed_steps"], 2, "{json}");
-    let branch = json["branch"].as_str().unwrap();
-    let subjects = env.git(
-        &repo.work,
-        [
-            "log",
-            "--reverse",
-            "--format=%s",
-            &format!("main..{branch}"),
-        ],
-    );
-    assert_eq!(subjects, "Step 1: Write one\nStep 2: Write two\n");
-    assert_eq!(
-        env.git(&repo.work, ["show", &format!("{branch}:src/two.txt")]),
-        "two\n"
-    );
-    let answered: Vec<(usize, usize)> = api.requests().iter().filter_map(|r| r.answered).collect();
-    for expected in [(0, 2), (1, 1), (2, 1)] {
-        assert!(
-            answered.contains(&expected),
-            "{expected:?}: {}",
-            api.describe()
-        );
-    }
-    assert!(
-        !api.requests()
-            .iter()
-            .any(|r| r.body.to_string().contains("ghs_must_not_reach_the_agent"))
-    );
+    assert_runs_two_steps(&env, &repo, "gemini", &api);
     assert_user_settings_untouched(&env);
 }
 
@@ -207,45 +146,12 @@ fn gemini_implements_two_steps_through_exec_run_implement() {
     w.env.prepend_path(gemini.parent().unwrap());
     w.env.set("GEMINI_API_KEY", "fake-gemini-key");
     w.env.set("GOOGLE_GEMINI_BASE_URL", api.url.clone());
-    let branch = "oneshot-add-a-greeting-01-15-1430";
-    let pr = w.draft_pr(branch);
-    w.write_plan(PLAN);
-    let saved = w
-        .env
-        .oneshot(&w.repo.work)
-        .args(["exec", "plan-save-to-issue", "--pr", &pr.to_string()])
-        .output()
-        .unwrap();
-    assert!(saved.status.success(), "{}", show(&saved, &api));
-    let issue = stdout_json(&saved)["issue_number"]
-        .as_u64()
-        .unwrap()
-        .to_string();
-    let out = w
-        .env
-        .oneshot(&w.repo.work)
-        .args([
-            "exec",
-            "run-implement",
-            "--agent",
-            "gemini",
-            "--issue",
-            &issue,
-            "--pr",
-            &pr.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", show(&out, &api));
-    assert_eq!(stdout_json(&out)["completed_steps"], 2);
-    let remote = w.env.git(&w.repo.origin, ["log", "--format=%s", branch]);
-    assert!(
-        remote.starts_with("Step 2: Write two\nStep 1: Write one\n"),
-        "{remote}"
-    );
+    assert_implements_two_steps(&mut w, "gemini", &api);
     assert_eq!(
-        w.env
-            .git(&w.repo.origin, ["show", &format!("{branch}:src/one.txt")]),
+        w.env.git(
+            &w.repo.origin,
+            ["show", &format!("{IMPLEMENT_BRANCH}:src/one.txt")]
+        ),
         "one\n"
     );
 }
@@ -297,19 +203,11 @@ fn an_unreachable_api_ends_the_gemini_session_with_the_cause() {
     let Some(gemini) = gemini() else { return };
     let env = env_for(&gemini, &unreachable_url());
     let repo = repo_with_task(&env, "Add a greeting in two files");
-    let out = run_plan(&env, &repo, &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_unreachable_api_ends_the_session(
+        &env,
+        &repo,
+        "gemini",
+        "gemini cannot reach the model API (Attempt 2 failed.",
+        "GOOGLE_GEMINI_BASE_URL",
     );
-    let report = plan_report(&repo.work);
-    assert_eq!(report["outcome"], "failed", "{report}");
-    let error = report["error"].as_str().unwrap();
-    assert!(
-        error.starts_with("gemini cannot reach the model API (Attempt 2 failed."),
-        "{error}"
-    );
-    assert!(error.contains("GOOGLE_GEMINI_BASE_URL"), "{error}");
 }

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::env::parent_var;
 use super::json::StrOr;
 use super::pricing;
 use super::stream::{
@@ -93,15 +94,6 @@ fn toml_string(text: &str) -> String {
     }
     out.push('"');
     out
-}
-
-fn parent_var<'a>(parent: &'a [(OsString, OsString)], name: &str) -> Option<&'a str> {
-    parent
-        .iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.to_str())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
 }
 
 pub(super) fn invocation(

@@ -249,6 +249,17 @@ pub fn scrubbed(
     out
 }
 
+/// The value of `name` in the parent's environment `parent`, trimmed, when it is set to
+/// something other than blanks: how an adapter reads a setting such as a base URL.
+pub fn parent_var<'a>(parent: &'a [(OsString, OsString)], name: &str) -> Option<&'a str> {
+    parent
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.to_str())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
 /// `PATH` without empty or relative entries and without duplicates; the system directories
 /// when nothing is left.
 pub fn clean_path(path: Option<&OsStr>) -> OsString {

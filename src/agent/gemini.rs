@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::env::parent_var;
 use super::pricing;
 use super::stream::{
     ExitInfo, LiveLine, LiveSink, MAX_FINAL_TEXT, Parsed, SUMMARY_WIDTH, StderrWatch, StreamParser,
@@ -59,15 +60,6 @@ pub(super) fn args(phase: Phase, settings: &SessionSettings) -> Vec<String> {
     }
     args.extend(["--prompt".into(), P_LINE.into()]);
     args
-}
-
-fn parent_var<'a>(parent: &'a [(OsString, OsString)], name: &str) -> Option<&'a str> {
-    parent
-        .iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.to_str())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
 }
 
 /// The settings gemini gets with a custom endpoint: the user's own (`$GEMINI_CLI_HOME/.gemini`

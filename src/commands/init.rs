@@ -267,12 +267,32 @@ fn dispatch_example() -> &'static str {
     "oneshot dispatch \"Add a --verbose flag to the submit command\""
 }
 
+/// A workflow template with oneshot's version and repository filled in, and the inputs every
+/// caller workflow passes on to the runner and the agent install, written once so that the
+/// two workflows cannot drift apart.
+fn fill(template: &str, version: &str) -> String {
+    template
+        .replace("%RUNNER_INPUTS%", RUNNER_INPUTS.trim_end_matches('\n'))
+        .replace("%VERSION%", version)
+        .replace("%REPOSITORY%", ONESHOT_REPOSITORY)
+}
+
+const RUNNER_INPUTS: &str = r#"      agent_version:
+        description: "The agent CLI's npm version to install when the runner has none (empty: .github/oneshot.toml, else the version oneshot pins)"
+        required: false
+        type: string
+        default: ""
+      runs_on:
+        description: "The runner: a label such as ubuntu-latest, or a JSON list of labels such as [\"self-hosted\", \"linux\"]"
+        required: false
+        type: string
+        default: "ubuntu-latest"
+"#;
+
 /// The repository's `.github/workflows/oneshot.yml`: a `workflow_dispatch` form with the inputs
 /// `oneshot dispatch` sends, calling the reusable workflow of this very oneshot version.
 pub fn caller_workflow(version: &str) -> String {
-    CALLER_TEMPLATE
-        .replace("%VERSION%", version)
-        .replace("%REPOSITORY%", ONESHOT_REPOSITORY)
+    fill(CALLER_TEMPLATE, version)
 }
 
 const CALLER_TEMPLATE: &str = r#"# oneshot: a one-line task in, a ready-for-review pull request out.
@@ -328,16 +348,7 @@ on:
         required: false
         type: string
         default: ""
-      agent_version:
-        description: "The agent CLI's npm version to install when the runner has none (empty: .github/oneshot.toml, else the version oneshot pins)"
-        required: false
-        type: string
-        default: ""
-      runs_on:
-        description: "The runner: a label such as ubuntu-latest, or a JSON list of labels such as [\"self-hosted\", \"linux\"]"
-        required: false
-        type: string
-        default: "ubuntu-latest"
+%RUNNER_INPUTS%
 
 permissions: {}
 
@@ -370,9 +381,7 @@ jobs:
 /// The repository's `.github/workflows/oneshot-resume.yml`: runs the implement job alone, from
 /// a step, for a one-shot whose plan issue and pull request exist.
 pub fn resume_workflow(version: &str) -> String {
-    RESUME_TEMPLATE
-        .replace("%VERSION%", version)
-        .replace("%REPOSITORY%", ONESHOT_REPOSITORY)
+    fill(RESUME_TEMPLATE, version)
 }
 
 const RESUME_TEMPLATE: &str = r#"# oneshot: continue a one-shot from a step (after a failure, or to redo steps).
@@ -421,16 +430,7 @@ on:
         required: false
         type: string
         default: ""
-      agent_version:
-        description: "The agent CLI's npm version to install when the runner has none (empty: .github/oneshot.toml, else the version oneshot pins)"
-        required: false
-        type: string
-        default: ""
-      runs_on:
-        description: "The runner: a label such as ubuntu-latest, or a JSON list of labels such as [\"self-hosted\", \"linux\"]"
-        required: false
-        type: string
-        default: "ubuntu-latest"
+%RUNNER_INPUTS%
 
 permissions: {}
 

@@ -1,10 +1,11 @@
 //! A ready-made world for tests that talk to GitHub: a hermetic environment, a work tree with a
 //! bare `origin` that the fake GitHub server serves as `acme/app`, and the variables Actions sets.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::fake_github::FakeGitHub;
-use super::{TestEnv, TestRepo};
+use super::{TestEnv, TestRepo, succeeded};
 
 pub const OWNER: &str = "acme";
 pub const NAME: &str = "app";
@@ -103,6 +104,62 @@ impl World {
             ".impl/plan-result.json",
             r#"{"title": "Add a --verbose flag to submit", "summary": "Adds the flag."}"#,
         );
+    }
+
+    /// What the plan job leaves for the implement job: a draft PR of `branch` and `plan` saved
+    /// to its issue and registered (`register-one-shot-plan` with `register_args` added).
+    /// Returns the PR and the issue.
+    pub fn saved_plan(&self, branch: &str, plan: &str, register_args: &[&str]) -> (u64, u64) {
+        let pr = self.draft_pr(branch);
+        self.write_plan(plan);
+        let saved = succeeded(
+            self.env
+                .oneshot(&self.repo.work)
+                .args(["exec", "plan-save-to-issue", "--pr", &pr.to_string()])
+                .output()
+                .unwrap(),
+        );
+        let issue = saved["issue_number"].as_u64().unwrap();
+        succeeded(
+            self.env
+                .oneshot(&self.repo.work)
+                .args(["exec", "register-one-shot-plan", "--issue"])
+                .arg(issue.to_string())
+                .args(["--pr", &pr.to_string()])
+                .args(register_args)
+                .output()
+                .unwrap(),
+        );
+        (pr, issue)
+    }
+
+    /// A fresh clone of `branch` of the remote in `<root>/<name>`, as a new runner checks out.
+    pub fn clone_branch(&self, branch: &str, name: &str) -> PathBuf {
+        let dir = self.env.root.path().join(name);
+        self.env.git(
+            self.env.root.path(),
+            [
+                "clone",
+                "--quiet",
+                "--branch",
+                branch,
+                self.repo.origin.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ],
+        );
+        dir
+    }
+
+    /// The remote's branches.
+    pub fn remote_branches(&self) -> Vec<String> {
+        self.env
+            .git(
+                &self.repo.origin,
+                ["for-each-ref", "--format=%(refname:short)", "refs/heads/"],
+            )
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     pub fn wait(&self, d: Duration) {

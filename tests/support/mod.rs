@@ -249,6 +249,28 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// A command's exit code, stdout and stderr, for failure messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts that a oneshot command succeeded and returns its JSON result.
+pub fn succeeded(out: Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout_json(&out)
+}
+
 /// The stdout of a command parsed as the one JSON object the contract promises.
 pub fn stdout_json(output: &Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&output.stdout);
