@@ -19,6 +19,7 @@ mod hostile_git;
 mod hostile_history;
 mod hostile_local;
 mod hostile_processes;
+mod hostile_verify;
 mod hostile_workflow;
 mod implement;
 mod init;

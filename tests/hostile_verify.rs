@@ -1,0 +1,58 @@
+//! The check command (`ONESHOT_VERIFY_COMMAND`) runs code the agent wrote, after the session,
+//! and oneshot restores `.git/config` only around the session, not around the check.
+//!
+//! FAILING TODAY (a real hole, kept as a reproduction): the check sets
+//! `remote.origin.pushurl` to a repository of the agent's; oneshot's authenticated push then
+//! goes there (with the credential, were the remote an HTTPS one on the same server), the step
+//! is reported done, and the real remote never gets it. The same gap lets the check add an
+//! `include.path`, `http.proxy` with `http.sslVerify=false` (the header to a proxy of the
+//! agent's choosing) or `url.<x>.insteadOf` before the push.
+
+use crate::agent_fakes::{init, result, write};
+use crate::hostile_git::{BRANCH, ImplementJob};
+
+#[test]
+fn the_check_command_cannot_redirect_the_push() {
+    let mut job = ImplementJob::new();
+    let decoy = job.w.env.root.path().join("decoy.git");
+    job.w.env.git(
+        job.w.env.root.path(),
+        ["init", "--quiet", "--bare", decoy.to_str().unwrap()],
+    );
+    job.w.env.set(
+        "ONESHOT_VERIFY_COMMAND",
+        format!(
+            "git config --local remote.origin.pushurl '{}'",
+            decoy.display()
+        ),
+    );
+    for n in 1..=3 {
+        job.agent.script_for(
+            n,
+            vec![
+                init(),
+                write(&format!("src/step{n}.txt"), &format!("step {n}\n")),
+                result("success", false, "Done."),
+            ],
+        );
+    }
+    job.give_to_job_user();
+    let out = job.run_implement().output().unwrap();
+    let origin_steps = job
+        .remote_subjects()
+        .iter()
+        .filter(|s| s.starts_with("Step "))
+        .count();
+    let decoy_log = job.git(&decoy, &["log", "--format=%s", BRANCH]);
+    assert!(
+        !out.status.success() || origin_steps == 3,
+        "oneshot reported success with {origin_steps} of 3 steps on the remote; the agent's \
+         repository got:\n{decoy_log}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !decoy_log.contains("Step "),
+        "the step commits were pushed to the agent's repository:\n{decoy_log}"
+    );
+}
