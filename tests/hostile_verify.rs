@@ -56,3 +56,46 @@ fn the_check_command_cannot_redirect_the_push() {
         "the step commits were pushed to the agent's repository:\n{decoy_log}"
     );
 }
+
+/// FAILING TODAY (a real hole, kept as a reproduction): the protected paths are checked after
+/// the session and before the check command, and the step commit is made after the check; a
+/// check that writes `.github/oneshot.toml` (which decides the agent, the check command and the
+/// npm spec `install-agent` installs for the next job) gets it committed and pushed.
+#[test]
+fn the_check_command_cannot_commit_a_protected_path() {
+    let mut job = ImplementJob::new();
+    job.w.env.set(
+        "ONESHOT_VERIFY_COMMAND",
+        "mkdir -p .github && printf '# planted by the check\\n' >> .github/oneshot.toml",
+    );
+    for n in 1..=3 {
+        job.agent.script_for(
+            n,
+            vec![
+                init(),
+                write(&format!("src/step{n}.txt"), &format!("step {n}\n")),
+                result("success", false, "Done."),
+            ],
+        );
+    }
+    job.give_to_job_user();
+    let out = job.run_implement().output().unwrap();
+    let pushed = job
+        .w
+        .env
+        .git(
+            &job.w.repo.origin,
+            ["-c", "safe.directory=*", "log", "--format=%s", "--name-only", BRANCH],
+        );
+    let planted = std::process::Command::new("git")
+        .args(["-c", "safe.directory=*", "show"])
+        .arg(format!("{BRANCH}:.github/oneshot.toml"))
+        .current_dir(&job.w.repo.origin)
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&planted.stdout).contains("planted by the check"),
+        "a protected path written by the check was committed and pushed (exit {:?}):\n{pushed}",
+        out.status.code()
+    );
+}
