@@ -18,6 +18,7 @@ mod fake_openai;
 mod hostile_git;
 mod hostile_history;
 mod hostile_local;
+mod hostile_local_checkout;
 mod hostile_processes;
 mod hostile_verify;
 mod hostile_workflow;
