@@ -99,3 +99,56 @@ fn the_check_command_cannot_commit_a_protected_path() {
         out.status.code()
     );
 }
+
+/// FAILING TODAY (a real hole, kept as a reproduction): the same gap turned into the token.
+/// oneshot's authenticated commands allow the `file` transport (`GIT_ALLOW_PROTOCOL=https:file`).
+/// The check points the push at a local repository of the agent's (here `pushurl`; on a runner
+/// `url.<file:///…>.insteadOf=https://github.com/` does the same); git runs that repository's
+/// `git-receive-pack` on the machine, which runs its `pre-receive` hook (oneshot's
+/// `core.hooksPath=/dev/null` does not reach the receiving side), and the hook reads
+/// `/proc/<pushing git>/environ`, where `GIT_CONFIG_VALUE_n` holds the `AUTHORIZATION` header.
+#[test]
+fn the_check_command_cannot_make_the_push_run_a_hook_that_reads_the_credential() {
+    let mut job = ImplementJob::new();
+    let decoy = job.w.env.root.path().join("decoy.git");
+    let stolen = job.w.env.root.path().join("stolen.txt");
+    job.w.env.git(
+        job.w.env.root.path(),
+        ["init", "--quiet", "--bare", decoy.to_str().unwrap()],
+    );
+    let hook = decoy.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\np=$PPID\nwhile [ \"$p\" -gt 1 ]; do\n  tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -a -i authorization >> '{}'\n  p=$(awk '{{print $4}}' /proc/$p/stat)\ndone\nexit 0\n",
+            stolen.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    job.w.env.set(
+        "ONESHOT_VERIFY_COMMAND",
+        format!(
+            "git config --local remote.origin.pushurl '{}'",
+            decoy.display()
+        ),
+    );
+    for n in 1..=3 {
+        job.agent.script_for(
+            n,
+            vec![
+                init(),
+                write(&format!("src/step{n}.txt"), &format!("step {n}\n")),
+                result("success", false, "Done."),
+            ],
+        );
+    }
+    job.give_to_job_user();
+    let _ = job.run_implement().output().unwrap();
+    let stolen = std::fs::read_to_string(&stolen).unwrap_or_default();
+    assert!(
+        stolen.is_empty(),
+        "a hook of the agent's read the push credential:\n{stolen}"
+    );
+}
