@@ -21,6 +21,7 @@ mod hostile_local;
 mod hostile_local_checkout;
 mod hostile_processes;
 mod hostile_verify;
+mod hostile_worktree_config;
 mod hostile_workflow;
 mod implement;
 mod init;
