@@ -27,7 +27,10 @@ fn an_edit_hidden_behind_assume_unchanged_is_still_reported() {
     l.agent.script_for(4, step("src/step3.txt", "three\n"));
     let out = l.run(&[TASK, "--json"]);
     let readme = std::fs::read_to_string(l.repo.work.join("README.md")).unwrap();
-    assert_eq!(readme, "# changed by the agent\n", "the attack did its part");
+    assert_eq!(
+        readme, "# changed by the agent\n",
+        "the attack did its part"
+    );
     let json = stdout_json(&out);
     let warned = json["warnings"].to_string();
     assert!(

@@ -80,13 +80,17 @@ fn the_check_command_cannot_commit_a_protected_path() {
     }
     job.give_to_job_user();
     let out = job.run_implement().output().unwrap();
-    let pushed = job
-        .w
-        .env
-        .git(
-            &job.w.repo.origin,
-            ["-c", "safe.directory=*", "log", "--format=%s", "--name-only", BRANCH],
-        );
+    let pushed = job.w.env.git(
+        &job.w.repo.origin,
+        [
+            "-c",
+            "safe.directory=*",
+            "log",
+            "--format=%s",
+            "--name-only",
+            BRANCH,
+        ],
+    );
     let planted = std::process::Command::new("git")
         .args(["-c", "safe.directory=*", "show"])
         .arg(format!("{BRANCH}:.github/oneshot.toml"))
