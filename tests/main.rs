@@ -17,6 +17,7 @@ mod fake_http;
 mod fake_openai;
 mod hostile_git;
 mod hostile_history;
+mod hostile_lfs_filter;
 mod hostile_local;
 mod hostile_local_checkout;
 mod hostile_processes;
