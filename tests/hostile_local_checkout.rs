@@ -39,3 +39,29 @@ fn an_edit_hidden_behind_assume_unchanged_is_still_reported() {
         text(&out)
     );
 }
+
+/// FAILING TODAY (a real hole, kept as a reproduction): the session turns the run's branch into
+/// a symbolic ref to the user's `main`. `secure_branch` puts the branch back with
+/// `git update-ref refs/heads/<run> <base>`, which follows the symbolic ref and moves the user's
+/// `main` to the run's commit; it then fails the step and returns before the user-ref check
+/// (`after_agent` returns early), so nothing puts `main` back or says so.
+#[test]
+fn a_run_branch_made_a_symbolic_ref_does_not_move_the_users_main() {
+    let l = setup();
+    let main_before = l.git(&["rev-parse", "refs/heads/main"]);
+    l.agent.script_for(1, planning(PLAN));
+    l.agent.script_for(2, step("src/step1.txt", "one\n"));
+    l.agent.script_for(
+        3,
+        hostile("git symbolic-ref \"refs/heads/$(git branch --show-current)\" refs/heads/main"),
+    );
+    l.agent.script_for(4, step("src/step3.txt", "three\n"));
+    let out = l.run(&[TASK, "--json"]);
+    let main_after = l.git(&["rev-parse", "refs/heads/main"]);
+    assert_eq!(
+        main_after,
+        main_before,
+        "the user's main was moved by the run\n{}",
+        text(&out)
+    );
+}
