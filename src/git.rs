@@ -667,7 +667,7 @@ impl Remote {
     fn prepare(&self) -> Result<()> {
         if let Access::Token(credential) = &self.access {
             crate::agent::process::end_leftover_processes();
-            if let Some(path) = credential.baseline.changed_file() {
+            if let Some(path) = credential.baseline.changed_file(&self.local)? {
                 return Err(Error::git(format!(
                     "{} changed since oneshot started; refusing to talk to the remote",
                     path.display()
@@ -962,6 +962,8 @@ fn parse_user_settings(text: &str) -> Vec<(String, String)> {
 pub struct ConfigSnapshot {
     /// Each config file git reads for the repository, with its content (`None`: absent).
     files: Vec<(PathBuf, Option<Vec<u8>>)>,
+    /// What each file says, for [`ConfigSnapshot::changed_file`].
+    meanings: Vec<Vec<String>>,
 }
 
 impl ConfigSnapshot {
@@ -982,12 +984,16 @@ impl ConfigSnapshot {
         Ok(changed)
     }
 
-    /// The first config file whose content is no longer the snapshot's.
-    pub fn changed_file(&self) -> Option<&Path> {
-        self.files
-            .iter()
-            .find(|(path, content)| std::fs::read(path).ok() != *content)
-            .map(|(path, _)| path.as_path())
+    /// The first config file that no longer says what the snapshot's said. Git LFS records
+    /// its own `lfs.*` keys when its filter first runs (during oneshot's `git add`); they
+    /// matter only to git-lfs, which no authenticated command runs, and are not compared.
+    pub fn changed_file(&self, git: &Git) -> Result<Option<&Path>> {
+        for ((path, content), meaning) in self.files.iter().zip(&self.meanings) {
+            if std::fs::read(path).ok() != *content && git.config_meaning(path)? != *meaning {
+                return Ok(Some(path.as_path()));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -1001,14 +1007,32 @@ impl Git {
         if !paths.contains(&worktree) {
             paths.push(worktree);
         }
-        let files = paths
-            .into_iter()
-            .map(|path| {
-                let content = std::fs::read(&path).ok();
-                (path, content)
-            })
-            .collect();
-        Ok(ConfigSnapshot { files })
+        let mut files = Vec::new();
+        let mut meanings = Vec::new();
+        for path in paths {
+            meanings.push(self.config_meaning(&path)?);
+            files.push((std::fs::read(&path).ok(), path));
+        }
+        let files = files.into_iter().map(|(c, p)| (p, c)).collect();
+        Ok(ConfigSnapshot { files, meanings })
+    }
+
+    /// The entries of one config file (`key=value`, includes not followed, so an
+    /// `include.path` is an entry), without the `lfs.*` keys git-lfs writes itself.
+    fn config_meaning(&self, path: &Path) -> Result<Vec<String>> {
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let file = path.to_string_lossy();
+        let out = self.run(
+            "read the repository's config",
+            &["config", "--no-includes", "--file", &file, "--list", "-z"],
+        )?;
+        Ok(out
+            .split('\0')
+            .filter(|e| !e.is_empty() && !e.to_ascii_lowercase().starts_with("lfs."))
+            .map(str::to_string)
+            .collect())
     }
 }
 
