@@ -465,7 +465,14 @@ impl Git {
         let staged: Vec<String> = self
             .run(
                 "list the staged files",
-                &["diff", "--cached", "--name-only", "-z", "--no-renames", base],
+                &[
+                    "diff",
+                    "--cached",
+                    "--name-only",
+                    "-z",
+                    "--no-renames",
+                    base,
+                ],
             )?
             .split('\0')
             .filter(|f| !f.is_empty())
@@ -900,13 +907,19 @@ fn read_user_settings(dir: &Path) -> Option<Vec<(String, String)>> {
     }
     let out = cmd.output().ok()?;
     let settings = parse_user_settings(&String::from_utf8_lossy(&out.stdout));
-    Some(pin_lfs_filter(settings, which::which("git-lfs").ok().as_deref()))
+    Some(pin_lfs_filter(
+        settings,
+        which::which("git-lfs").ok().as_deref(),
+    ))
 }
 
 /// The LFS filter names `git-lfs`, which git would look up on PATH each time it runs the
 /// filter, and PATH holds directories an agent can write: the filter is given the `git-lfs`
 /// found now, before any agent session; with none, the filter is not passed on at all.
-fn pin_lfs_filter(settings: Vec<(String, String)>, git_lfs: Option<&Path>) -> Vec<(String, String)> {
+fn pin_lfs_filter(
+    settings: Vec<(String, String)>,
+    git_lfs: Option<&Path>,
+) -> Vec<(String, String)> {
     settings
         .into_iter()
         .filter_map(|(key, value)| {
@@ -1211,7 +1224,10 @@ mod tests {
     fn the_lfs_filter_runs_the_git_lfs_found_at_start_or_none() {
         let settings = vec![
             ("user.name".to_string(), "Ada".to_string()),
-            ("filter.lfs.clean".to_string(), "git-lfs clean -- %f".to_string()),
+            (
+                "filter.lfs.clean".to_string(),
+                "git-lfs clean -- %f".to_string(),
+            ),
             ("filter.lfs.required".to_string(), "true".to_string()),
         ];
         assert_eq!(
