@@ -13,7 +13,7 @@
 //!   without any credential, with the rights the agent already has.
 //! - [`Remote`] runs the commands that talk to the server (`push`, `fetch`, `ls-remote`). Only it
 //!   can carry the credential ([`Remote::authenticated`]), sends them to the remote's URL as it
-//!   was when the handle was made (before any agent session), and it runs them so that git starts no
+//!   was when the handle was made (before any agent session), and runs them so that git starts no
 //!   program the repository's config or an agent could name: no credential helper, askpass, ssh,
 //!   `ext::` or other remote helper, no custom upload/receive-pack, no submodule recursion, no
 //!   signed push, no background maintenance. Before each authenticated command, every process
