@@ -12,7 +12,8 @@
 //!   touching `.git/config`, which is restored after every session), and what is left runs
 //!   without any credential, with the rights the agent already has.
 //! - [`Remote`] runs the commands that talk to the server (`push`, `fetch`, `ls-remote`). Only it
-//!   can carry the credential ([`Remote::authenticated`]), and it runs them so that git starts no
+//!   can carry the credential ([`Remote::authenticated`]), sends them to the remote's URL as it
+//!   was when the handle was made (before any agent session), and runs them so that git starts no
 //!   program the repository's config or an agent could name: no credential helper, askpass, ssh,
 //!   `ext::` or other remote helper, no custom upload/receive-pack, no submodule recursion, no
 //!   signed push, no background maintenance. Before each authenticated command, every process
@@ -142,6 +143,7 @@ impl Git {
         Remote {
             local: self.clone(),
             name: name.to_string(),
+            target: name.to_string(),
             access: Access::User,
         }
     }
@@ -196,7 +198,7 @@ impl Git {
         if let Isolation::Server { credential, .. } = isolation {
             // Only these transports: no ssh (whose config names programs), no `ext::` and no
             // remote helper. An empty GIT_ASKPASS turns askpass off whatever the config says.
-            cmd.env("GIT_ALLOW_PROTOCOL", credential.protocols)
+            cmd.env("GIT_ALLOW_PROTOCOL", credential.protocol)
                 .env("GIT_ASKPASS", "")
                 .env_remove("SSH_ASKPASS")
                 .env_remove("GIT_SSH")
@@ -204,7 +206,13 @@ impl Git {
         }
         config.extend(self.config_env.iter().cloned());
         if let Isolation::Server { credential, .. } = isolation {
-            config.push((credential.key.clone(), credential.value.clone()));
+            if credential.protocol != "file" {
+                // A local repository's `git-receive-pack` runs its hooks on this machine.
+                config.push(("protocol.file.allow".to_string(), "never".to_string()));
+            }
+            if let Some((key, value)) = &credential.header {
+                config.push((key.clone(), value.clone()));
+            }
         }
         if !config.is_empty() {
             cmd.env("GIT_CONFIG_COUNT", config.len().to_string());
@@ -440,6 +448,42 @@ impl Git {
     /// when there was nothing to commit.
     pub fn commit_all(&self, message: &str) -> Result<Option<String>> {
         self.run("stage the changes", &["add", "--all"])?;
+        self.commit_staged(message)
+    }
+
+    /// [`Git::commit_all`], with `refuse` shown the paths actually staged against `base` right
+    /// before the commit; an error from it stops the commit. Processes left over from the
+    /// agent's code are ended first, so that nothing changes the work tree or the index between
+    /// the look and the commit.
+    pub fn commit_all_checked(
+        &self,
+        message: &str,
+        base: &str,
+        refuse: impl FnOnce(&[String]) -> Result<()>,
+    ) -> Result<Option<String>> {
+        crate::agent::process::end_leftover_processes();
+        self.run("stage the changes", &["add", "--all"])?;
+        let staged: Vec<String> = self
+            .run(
+                "list the staged files",
+                &[
+                    "diff",
+                    "--cached",
+                    "--name-only",
+                    "-z",
+                    "--no-renames",
+                    base,
+                ],
+            )?
+            .split('\0')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect();
+        refuse(&staged)?;
+        self.commit_staged(message)
+    }
+
+    fn commit_staged(&self, message: &str) -> Result<Option<String>> {
         let staged = self.try_run("check for staged changes", &["diff", "--cached", "--quiet"])?;
         if staged.success {
             return Ok(None);
@@ -505,14 +549,17 @@ enum Access {
     Token(Credential),
 }
 
-/// The push credential: an `http.<server>/.extraheader` setting. Only [`Remote`] holds one, and
-/// it is never printed.
+/// The push credential: an `http.<server>/.extraheader` setting, present only when the
+/// remote's URL is on the server. Only [`Remote`] holds one, and it is never printed.
 #[derive(Clone)]
 struct Credential {
-    key: String,
-    value: String,
-    /// `GIT_ALLOW_PROTOCOL`: https (http only for a server reached over http), and local paths.
-    protocols: &'static str,
+    header: Option<(String, String)>,
+    /// `GIT_ALLOW_PROTOCOL`: exactly the scheme of the remote's URL, so that a rewrite to
+    /// another transport (`file://`, `ext::`) is refused.
+    protocol: &'static str,
+    /// The repository's config files as they were when the handle was made; each
+    /// authenticated command first checks that they are unchanged.
+    baseline: ConfigSnapshot,
 }
 
 /// How [`Git::command_for`] isolates a command.
@@ -535,6 +582,10 @@ enum Isolation<'a> {
 pub struct Remote {
     local: Git,
     name: String,
+    /// What the commands talk to: the remote's name for the user's own setup; for the token,
+    /// the URL read when the handle was made (before any agent session), so that a `pushurl`,
+    /// `url` or `insteadOf` an agent writes later cannot send the credential elsewhere.
+    target: String,
     access: Access,
 }
 
@@ -556,24 +607,44 @@ impl Remote {
     /// `remote` of `git`'s repository, whose HTTPS requests to `server_url` carry the token as
     /// a basic-auth header, given through the environment: never on the command line, never in
     /// `.git/config`, never on a local command.
-    pub fn authenticated(git: &Git, remote: &str, server_url: &str, token: &str) -> Self {
+    ///
+    /// The commands go to the remote's URL as it is now (call this before any agent session),
+    /// never to the remote's name, and the header is attached only when that URL is on the
+    /// server (a local repository needs none).
+    pub fn authenticated(git: &Git, remote: &str, server_url: &str, token: &str) -> Result<Self> {
         use base64::Engine;
         let server = server_url.trim_end_matches('/');
-        let basic =
-            base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
-        Remote {
+        let url = git
+            .config_get(&format!("remote.{remote}.url"))?
+            .ok_or_else(|| {
+                Error::git(format!("the repository has no remote {remote}"))
+                    .hint("run oneshot in a clone of the repository (actions/checkout)")
+            })?;
+        let protocol = url_protocol(&url).ok_or_else(|| {
+            Error::git(format!(
+                "the remote {remote} is not reached over https, http or a local path: {}",
+                redact_args(&[&url])
+            ))
+            .hint("clone the repository over https (actions/checkout does)")
+        })?;
+        let header = url.starts_with(&format!("{server}/")).then(|| {
+            let basic =
+                base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+            (
+                format!("http.{server}/.extraheader"),
+                format!("AUTHORIZATION: basic {basic}"),
+            )
+        });
+        Ok(Remote {
             local: git.clone(),
             name: remote.to_string(),
+            target: url,
             access: Access::Token(Credential {
-                key: format!("http.{server}/.extraheader"),
-                value: format!("AUTHORIZATION: basic {basic}"),
-                protocols: if server.starts_with("http://") {
-                    "https:http:file"
-                } else {
-                    "https:file"
-                },
+                header,
+                protocol,
+                baseline: git.snapshot_config()?,
             }),
-        }
+        })
     }
 
     /// The remote's name (`origin`).
@@ -590,7 +661,7 @@ impl Remote {
         match &self.access {
             Access::User => Isolation::UserConfig,
             Access::Token(credential) => Isolation::Server {
-                remote: &self.name,
+                remote: &self.target,
                 credential,
             },
         }
@@ -599,19 +670,29 @@ impl Remote {
     /// Before a command that carries the credential, no process left from an agent session
     /// (or started since by a filter or a check, which run the agent's code) may be running:
     /// it could read the command's environment.
-    fn prepare(&self) {
-        if matches!(self.access, Access::Token(_)) {
+    /// Nor may the repository's config differ from what it was when the handle was made
+    /// (a filter or a check could have written it after the last restore).
+    fn prepare(&self) -> Result<()> {
+        if let Access::Token(credential) = &self.access {
             crate::agent::process::end_leftover_processes();
+            if let Some(path) = credential.baseline.changed_file(&self.local)? {
+                return Err(Error::git(format!(
+                    "{} changed since oneshot started; refusing to talk to the remote",
+                    path.display()
+                ))
+                .hint("the agent's code (a session, the check command or a filter) wrote the repository's config; nothing was pushed"));
+            }
         }
+        Ok(())
     }
 
     fn run(&self, purpose: &str, args: &[&str]) -> Result<String> {
-        self.prepare();
+        self.prepare()?;
         self.local.run_for(purpose, args, self.isolation())
     }
 
     fn try_run(&self, purpose: &str, args: &[&str]) -> Result<GitOutput> {
-        self.prepare();
+        self.prepare()?;
         self.local.try_run_for(purpose, args, self.isolation())
     }
 
@@ -619,14 +700,14 @@ impl Remote {
     pub fn head_branch(&self) -> Result<Option<String>> {
         let out = self.run(
             "ask the remote for its default branch",
-            &["ls-remote", "--symref", &self.name, "HEAD"],
+            &["ls-remote", "--symref", &self.target, "HEAD"],
         )?;
         Ok(parse_ls_remote_symref(&out))
     }
 
     /// The branch heads the remote has, by exact name (`refs/heads/<name>` → `<name>`).
     pub fn branches(&self, names: &[&str]) -> Result<Vec<String>> {
-        let mut args = vec!["ls-remote", "--heads", &self.name];
+        let mut args = vec!["ls-remote", "--heads", &self.target];
         let patterns: Vec<String> = names.iter().map(|n| format!("refs/heads/{n}")).collect();
         args.extend(patterns.iter().map(String::as_str));
         let out = self.run("list the remote's branches", &args)?;
@@ -644,7 +725,7 @@ impl Remote {
         let full = format!("refs/heads/{branch}");
         let out = self.run(
             "ask the remote for a branch",
-            &["ls-remote", "--heads", &self.name, &full],
+            &["ls-remote", "--heads", &self.target, &full],
         )?;
         Ok(out
             .lines()
@@ -658,7 +739,7 @@ impl Remote {
         let pattern = format!("refs/heads/{prefix}*");
         let out = self.run(
             "list the remote's branches",
-            &["ls-remote", "--heads", &self.name, &pattern],
+            &["ls-remote", "--heads", &self.target, &pattern],
         )?;
         Ok(out
             .lines()
@@ -680,7 +761,7 @@ impl Remote {
                 "--no-tags",
                 "--no-write-fetch-head",
                 "--no-recurse-submodules",
-                &self.name,
+                &self.target,
                 &full,
             ],
         )
@@ -698,7 +779,7 @@ impl Remote {
                 "--no-write-fetch-head",
                 "--no-recurse-submodules",
                 &format!("--deepen={depth}"),
-                &self.name,
+                &self.target,
                 &format!("refs/heads/{branch}"),
             ],
         )
@@ -718,7 +799,7 @@ impl Remote {
                 "--porcelain",
                 "--no-recurse-submodules",
                 &lease,
-                &self.name,
+                &self.target,
                 &refspec,
             ],
         )
@@ -728,7 +809,7 @@ impl Remote {
     pub fn delete_branch(&self, branch: &str) -> Result<()> {
         self.run(
             &format!("delete the branch {branch}"),
-            &["push", "--quiet", &self.name, "--delete", branch],
+            &["push", "--quiet", &self.target, "--delete", branch],
         )
         .map(drop)
     }
@@ -750,11 +831,12 @@ impl Remote {
                 "--porcelain",
                 "--no-recurse-submodules",
                 "--no-follow-tags",
-                &self.name,
+                &self.target,
                 &refspec,
             ],
         )?;
         if out.success {
+            self.confirm_pushed(commit, branch)?;
             return Ok(true);
         }
         let text = format!("{}{}", out.stdout, out.stderr);
@@ -767,6 +849,21 @@ impl Remote {
         Err(Error::git(format!("could not push to {branch}"))
             .cause(text.trim().to_string())
             .hint("check that the token may push to the branch (contents: write) and that no branch protection forbids it"))
+    }
+
+    /// A push is done only when the remote's branch points at the commit, asked from the remote.
+    fn confirm_pushed(&self, commit: &str, branch: &str) -> Result<()> {
+        let expected = self.local.commit_of(commit)?;
+        let actual = self.branch_commit(branch)?;
+        if expected.is_some() && actual == expected {
+            return Ok(());
+        }
+        Err(Error::git(format!(
+            "the push to {branch} did not land: the remote's branch is at {}, not {}",
+            actual.as_deref().unwrap_or("nothing"),
+            expected.as_deref().unwrap_or(commit)
+        ))
+        .hint("check the remote's URL and that nothing rewrites it (pushurl, insteadOf)"))
     }
 
     /// Checks out a remote branch in the work tree, at the remote's commit (for a job's
@@ -810,7 +907,36 @@ fn read_user_settings(dir: &Path) -> Option<Vec<(String, String)>> {
         }
     }
     let out = cmd.output().ok()?;
-    Some(parse_user_settings(&String::from_utf8_lossy(&out.stdout)))
+    let settings = parse_user_settings(&String::from_utf8_lossy(&out.stdout));
+    Some(pin_lfs_filter(
+        settings,
+        which::which("git-lfs").ok().as_deref(),
+    ))
+}
+
+/// The LFS filter names `git-lfs`, which git would look up on PATH each time it runs the
+/// filter, and PATH holds directories an agent can write: the filter is given the `git-lfs`
+/// found now, before any agent session; with none, the filter is not passed on at all.
+fn pin_lfs_filter(
+    settings: Vec<(String, String)>,
+    git_lfs: Option<&Path>,
+) -> Vec<(String, String)> {
+    settings
+        .into_iter()
+        .filter_map(|(key, value)| {
+            if !key.starts_with("filter.lfs.") {
+                return Some((key, value));
+            }
+            let program = git_lfs?.to_str()?;
+            match value.strip_prefix("git-lfs ") {
+                Some(rest) => {
+                    let quoted = format!("'{}'", program.replace('\'', "'\\''"));
+                    Some((key, format!("{quoted} {rest}")))
+                }
+                None => Some((key, value)),
+            }
+        })
+        .collect()
 }
 
 /// Picks the kept settings from `git config --list --show-scope -z`: `scope NUL key LF value
@@ -846,33 +972,81 @@ fn parse_user_settings(text: &str) -> Vec<(String, String)> {
 /// The repository's config as it was before an agent session. An agent can write `.git/config`
 /// (remotes, filters, credential helpers, aliases); [`ConfigSnapshot::restore`] puts it back so
 /// that nothing it set there outlives the session.
+#[derive(Clone)]
 pub struct ConfigSnapshot {
-    path: PathBuf,
-    content: Option<Vec<u8>>,
+    /// Each config file git reads for the repository, with its content (`None`: absent).
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+    /// What each file says, for [`ConfigSnapshot::changed_file`].
+    meanings: Vec<Vec<String>>,
 }
 
 impl ConfigSnapshot {
     /// Restores the config; `true` when the session had changed it.
     pub fn restore(self) -> Result<bool> {
-        let now = std::fs::read(&self.path).ok();
-        if now == self.content {
-            return Ok(false);
+        let mut changed = false;
+        for (path, content) in &self.files {
+            if std::fs::read(path).ok() == *content {
+                continue;
+            }
+            changed = true;
+            match content {
+                Some(bytes) => std::fs::write(path, bytes),
+                None => std::fs::remove_file(path),
+            }
+            .map_err(|e| Error::git(format!("could not restore {}: {e}", path.display())))?;
         }
-        match &self.content {
-            Some(bytes) => std::fs::write(&self.path, bytes),
-            None => std::fs::remove_file(&self.path),
+        Ok(changed)
+    }
+
+    /// The first config file that no longer says what the snapshot's said. Git LFS records
+    /// its own `lfs.*` keys when its filter first runs (during oneshot's `git add`); they
+    /// matter only to git-lfs, which no authenticated command runs, and are not compared.
+    pub fn changed_file(&self, git: &Git) -> Result<Option<&Path>> {
+        for ((path, content), meaning) in self.files.iter().zip(&self.meanings) {
+            if std::fs::read(path).ok() != *content && git.config_meaning(path)? != *meaning {
+                return Ok(Some(path.as_path()));
+            }
         }
-        .map_err(|e| Error::git(format!("could not restore {}: {e}", self.path.display())))?;
-        Ok(true)
+        Ok(None)
     }
 }
 
 impl Git {
-    /// Snapshots the repository's config file (shared by all worktrees).
+    /// Snapshots the repository's config files: the one shared by all worktrees and this work
+    /// tree's own (`config.worktree`, which git reads under `extensions.worktreeConfig`, and
+    /// which an agent could turn on).
     pub fn snapshot_config(&self) -> Result<ConfigSnapshot> {
-        let path = self.common_dir()?.join("config");
-        let content = std::fs::read(&path).ok();
-        Ok(ConfigSnapshot { path, content })
+        let mut paths = vec![self.common_dir()?.join("config")];
+        let worktree = self.git_path("config.worktree")?;
+        if !paths.contains(&worktree) {
+            paths.push(worktree);
+        }
+        let mut files = Vec::new();
+        let mut meanings = Vec::new();
+        for path in paths {
+            meanings.push(self.config_meaning(&path)?);
+            files.push((std::fs::read(&path).ok(), path));
+        }
+        let files = files.into_iter().map(|(c, p)| (p, c)).collect();
+        Ok(ConfigSnapshot { files, meanings })
+    }
+
+    /// The entries of one config file (`key=value`, includes not followed, so an
+    /// `include.path` is an entry), without the `lfs.*` keys git-lfs writes itself.
+    fn config_meaning(&self, path: &Path) -> Result<Vec<String>> {
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let file = path.to_string_lossy();
+        let out = self.run(
+            "read the repository's config",
+            &["config", "--no-includes", "--file", &file, "--list", "-z"],
+        )?;
+        Ok(out
+            .split('\0')
+            .filter(|e| !e.is_empty() && !e.to_ascii_lowercase().starts_with("lfs."))
+            .map(str::to_string)
+            .collect())
     }
 }
 
@@ -975,6 +1149,20 @@ pub fn parse_ls_remote_symref(text: &str) -> Option<String> {
     })
 }
 
+/// The `GIT_ALLOW_PROTOCOL` value for a remote URL: its scheme, `file` for a local path; `None`
+/// for any other transport (ssh, `ext::`, a remote helper).
+fn url_protocol(url: &str) -> Option<&'static str> {
+    if url.starts_with("https://") {
+        Some("https")
+    } else if url.starts_with("http://") {
+        Some("http")
+    } else if url.starts_with("file://") || url.starts_with('/') {
+        Some("file")
+    } else {
+        None
+    }
+}
+
 /// Hides credentials that might sit in a URL argument (`https://user:token@host`).
 fn redact_args(args: &[&str]) -> String {
     args.iter()
@@ -1031,6 +1219,31 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
         );
         assert!(parse_user_settings("").is_empty());
+    }
+
+    #[test]
+    fn the_lfs_filter_runs_the_git_lfs_found_at_start_or_none() {
+        let settings = vec![
+            ("user.name".to_string(), "Ada".to_string()),
+            (
+                "filter.lfs.clean".to_string(),
+                "git-lfs clean -- %f".to_string(),
+            ),
+            ("filter.lfs.required".to_string(), "true".to_string()),
+        ];
+        assert_eq!(
+            pin_lfs_filter(settings.clone(), Some(Path::new("/usr/bin/git-lfs"))),
+            [
+                ("user.name", "Ada"),
+                ("filter.lfs.clean", "'/usr/bin/git-lfs' clean -- %f"),
+                ("filter.lfs.required", "true"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert_eq!(
+            pin_lfs_filter(settings, None),
+            [("user.name".to_string(), "Ada".to_string())]
+        );
     }
 
     #[test]

@@ -454,6 +454,10 @@ impl Engine<'_> {
             let Some(command) = &self.verify_command else {
                 break;
             };
+            let config = self
+                .git
+                .snapshot_config()
+                .map_err(|e| failure(e.render(), None, cost))?;
             let verified = run_verify(
                 command,
                 &self.ws.root,
@@ -463,6 +467,14 @@ impl Engine<'_> {
             if matches!(verified, Err(VerifyFailure::Interrupted)) {
                 // Processes of the check that left its group go too.
                 crate::agent::process::end_leftover_processes();
+            }
+            // The check runs the agent's code too: what it wrote to the config goes.
+            if config
+                .restore()
+                .map_err(|e| failure(e.render(), None, cost))?
+            {
+                self.runner
+                    .info("The check command changed .git/config; oneshot restored it.");
             }
             // The check runs code the agent wrote, which can move refs as well as a session.
             self.after_agent(&head_before)
@@ -507,9 +519,24 @@ impl Engine<'_> {
                 "\nCo-authored-by: {who} <{who}@users.noreply.github.com>\n"
             ));
         }
+        // Protected paths again, on what is committed: the check command runs after the look
+        // above and can write them.
         let commit = self
             .git
-            .commit_all(&message)
+            .commit_all_checked(&message, &head_before, |staged| {
+                let protected: Vec<String> = staged
+                    .iter()
+                    .filter(|f| self.is_protected(f))
+                    .map(|p| format!("`{p}`"))
+                    .collect();
+                match protected.is_empty() {
+                    true => Ok(()),
+                    false => Err(Error::git(format!(
+                        "the agent's code changed protected paths, which oneshot refuses to commit: {}",
+                        protected.join(", ")
+                    ))),
+                }
+            })
             .and_then(|commit| self.confirm_on_branch(&head_before, commit))
             .map_err(|e| failure(e.render(), None, cost))?;
         let commit = match commit {

@@ -126,7 +126,11 @@ impl GitHub {
     /// `remote` of `git`'s repository, whose pushes, fetches and ls-remotes to the server carry
     /// the token (through the environment, never written to `.git/config`). Local commands
     /// never carry it: they go through [`crate::git::Git`], which cannot.
-    pub fn authenticated_remote(&self, git: &crate::git::Git, remote: &str) -> crate::git::Remote {
+    pub fn authenticated_remote(
+        &self,
+        git: &crate::git::Git,
+        remote: &str,
+    ) -> crate::error::Result<crate::git::Remote> {
         crate::git::Remote::authenticated(git, remote, &self.server_url, &self.token)
     }
 }

@@ -36,7 +36,7 @@ pub fn run(args: &FetchPlanArgs, ctx: &Context) -> Result<Outputs> {
         && let Some(recorded) = &record.branch
         && ws.git.current_branch()?.as_deref() != Some(recorded.as_str())
     {
-        gh.authenticated_remote(&ws.git, "origin")
+        gh.authenticated_remote(&ws.git, "origin")?
             .check_out_branch(recorded)?;
         ctx.runner.info(&format!(
             "Checked out {recorded}, the branch plan issue #{} names",

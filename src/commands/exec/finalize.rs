@@ -99,7 +99,7 @@ fn success(
 
     // The staging file leaves the branch in a commit of its own.
     let git = &ws.git;
-    let remote = gh.authenticated_remote(git, REMOTE);
+    let remote = gh.authenticated_remote(git, REMOTE)?;
     if ws.path(workspace::WORKER_DIR).exists() {
         git.run(
             "remove the task file",

@@ -30,7 +30,7 @@ pub fn run(args: &PrepareArgs, ctx: &Context) -> Result<Outputs> {
     let choice = launch::check_agent_and_model(args.agent.as_deref(), args.model.as_deref())?;
     let now = crate::naming::now(ctx.env)?;
     let gh = connect_github(&args.github, ctx)?;
-    let remote = gh.authenticated_remote(&Git::new(&ctx.dir), REMOTE);
+    let remote = gh.authenticated_remote(&Git::new(&ctx.dir), REMOTE)?;
     let trunk = super::detect_trunk::detect(&remote, args.trunk.as_deref())?;
 
     let run_url = current_run_url(ctx, &gh.server_url, &gh.repo);

@@ -65,7 +65,7 @@ pub fn run(args: &RunImplementArgs, ctx: &Context) -> Result<Outputs> {
         ws: &ws,
         git: ws.git.clone(),
         branch,
-        remote: gh.authenticated_remote(&ws.git, "origin"),
+        remote: gh.authenticated_remote(&ws.git, "origin")?,
         push: true,
         session,
         verify_command: settings.verify.command.clone(),
