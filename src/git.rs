@@ -336,6 +336,19 @@ impl Git {
             .filter(|s| !s.is_empty()))
     }
 
+    /// The ref `name` points at when it is itself a symbolic ref (one level, not followed
+    /// further), else `None`.
+    pub fn symbolic_ref_target(&self, name: &str) -> Result<Option<String>> {
+        let out = self.try_run(
+            "read a symbolic ref",
+            &["symbolic-ref", "--quiet", "--no-recurse", name],
+        )?;
+        Ok(out
+            .success
+            .then(|| out.stdout.trim().to_string())
+            .filter(|s| !s.is_empty()))
+    }
+
     /// Whether a ref exists locally (exact name, e.g. `refs/remotes/origin/main`).
     pub fn ref_exists(&self, full_name: &str) -> Result<bool> {
         let out = self.try_run(

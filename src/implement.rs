@@ -558,16 +558,26 @@ impl Engine<'_> {
     /// After a session or the verify command: the branch first, then what the caller watches.
     /// The error is the cause of the step's failure.
     fn after_agent(&self, base: &str) -> std::result::Result<(), String> {
-        match self.secure_branch(base) {
-            Ok(Ok(None)) => {}
-            Ok(Ok(Some(note))) => self.runner.info(&note),
-            Ok(Err(cause)) => return Err(cause),
-            Err(e) => return Err(e.render()),
+        let secured = match self.secure_branch(base) {
+            Ok(Ok(None)) => Ok(()),
+            Ok(Ok(Some(note))) => {
+                self.runner.info(&note);
+                Ok(())
+            }
+            Ok(Err(cause)) => Err(cause),
+            Err(e) => Err(e.render()),
+        };
+        // The watch runs even when the step fails: what the agent did to the user's refs is put
+        // back (or named) whatever else it did.
+        let watched = match self.watch {
+            Some(watch) => watch.check().map_err(|e| e.render()),
+            None => Ok(()),
+        };
+        match (secured, watched) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(cause), Ok(())) | (Ok(()), Err(cause)) => Err(cause),
+            (Err(cause), Err(watch)) => Err(format!("{cause}; and {watch}")),
         }
-        if let Some(watch) = self.watch {
-            watch.check().map_err(|e| e.render())?;
-        }
-        Ok(())
     }
 
     /// Puts HEAD and the step's branch back where the step started (`base`), keeping the work
@@ -585,6 +595,32 @@ impl Engine<'_> {
     /// `Ok(Ok(Some(note)))`: repaired, with what the agent did; `Ok(Err(cause))`: the step fails.
     fn secure_branch(&self, base: &str) -> Result<std::result::Result<Option<String>, String>> {
         let branch_ref = format!("refs/heads/{}", self.branch);
+        // The branch itself made a symbolic ref (to the user's `main`, say): every read below
+        // would follow it, and so would a plain `update-ref`, moving the ref it points at.
+        let branch_target = self.git.symbolic_ref_target(&branch_ref)?;
+        if let Some(target) = &branch_target {
+            self.git.run(
+                "make the branch a branch again",
+                &[
+                    "update-ref",
+                    "--no-deref",
+                    "-m",
+                    "oneshot: the agent made the branch a symbolic ref",
+                    &branch_ref,
+                    base,
+                ],
+            )?;
+            self.runner.annotate(
+                crate::actions::Level::Warning,
+                &format!(
+                    "The agent made the branch `{}` a symbolic ref to {}; oneshot made it a branch again at {}",
+                    self.branch,
+                    describe_ref(target),
+                    short(base)
+                ),
+                &Default::default(),
+            );
+        }
         let head_ref = self.git.symbolic_ref("HEAD")?;
         let head = self.git.commit_of("HEAD")?;
         let tip = self.git.commit_of(&branch_ref)?;
@@ -643,6 +679,7 @@ impl Engine<'_> {
             "put the branch back",
             &[
                 "update-ref",
+                "--no-deref",
                 "-m",
                 "oneshot: put back after an agent session",
                 &branch_ref,
