@@ -744,6 +744,17 @@ struct Checkout {
     paths: std::collections::BTreeMap<String, String>,
 }
 
+/// A file's size and modification time, or `missing`.
+fn file_stat(path: &std::path::Path) -> String {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => {
+            use std::os::unix::fs::MetadataExt;
+            format!("{} {} {}", meta.len(), meta.mtime(), meta.mtime_nsec())
+        }
+        Err(_) => "missing".to_string(),
+    }
+}
+
 impl<'a> UserRepoWatch<'a> {
     fn new(ctx: &'a Context, setup: &Setup, store: &'a PlanStore) -> Self {
         UserRepoWatch {
@@ -782,10 +793,25 @@ impl<'a> UserRepoWatch<'a> {
             self.git.symbolic_ref("HEAD")?.unwrap_or_default(),
             self.git.commit_of("HEAD")?.unwrap_or_default()
         );
-        let index = Sha256::digest(quiet("read your index", &["ls-files", "--stage", "-z"])?)
+        // `-v` shows the flags too: `git status` does not look at a file marked assume-unchanged
+        // or skip-worktree, so setting the flag changes this digest, and a flagged file is
+        // stat-ed below like a listed one.
+        let entries = quiet("read your index", &["ls-files", "--stage", "-v", "-z"])?;
+        let index = Sha256::digest(&entries)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        let mut unwatched_by_status = Vec::new();
+        for entry in entries.split('\0').filter(|e| !e.is_empty()) {
+            // `<tag> <mode> <object> <stage>\t<path>`: a lower-case tag is assume-unchanged, `S`
+            // skip-worktree.
+            let tag = entry.as_bytes()[0];
+            if tag.is_ascii_lowercase() || tag == b'S' {
+                if let Some((_, path)) = entry.split_once('\t') {
+                    unwatched_by_status.push(path.to_string());
+                }
+            }
+        }
         let status = quiet(
             "read your checkout's status",
             &[
@@ -808,14 +834,12 @@ impl<'a> UserRepoWatch<'a> {
             let Some(path) = entry.splitn(fields + 1, ' ').nth(fields) else {
                 continue;
             };
-            let file = match std::fs::symlink_metadata(self.root.join(path)) {
-                Ok(meta) => {
-                    use std::os::unix::fs::MetadataExt;
-                    format!("{} {} {}", meta.len(), meta.mtime(), meta.mtime_nsec())
-                }
-                Err(_) => "missing".to_string(),
-            };
+            let file = file_stat(&self.root.join(path));
             paths.insert(path.to_string(), format!("{entry} | {file}"));
+        }
+        for path in unwatched_by_status {
+            let file = file_stat(&self.root.join(&path));
+            paths.insert(path, format!("flagged | {file}"));
         }
         Ok(Checkout { head, index, paths })
     }
