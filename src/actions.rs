@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, ErrorKind, IoContext, Result};
 
 /// GitHub refuses a step summary over 1 MiB (the upload fails with an annotation).
 pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
@@ -106,6 +106,61 @@ impl Annotation {
     }
 }
 
+/// The variables naming the files a step writes for the runner.
+const RUNNER_FILES: &[&str] = &[
+    "GITHUB_ENV",
+    "GITHUB_PATH",
+    "GITHUB_OUTPUT",
+    "GITHUB_STATE",
+    "GITHUB_STEP_SUMMARY",
+];
+
+/// The step's runner files as they were before agent code ran; [`RunnerFilesGuard::restore`]
+/// puts them back.
+pub struct RunnerFilesGuard<'a> {
+    runner: &'a Runner,
+    saved: Vec<(&'static str, &'a Path, Option<Vec<u8>>)>,
+}
+
+impl RunnerFilesGuard<'_> {
+    /// Puts every runner file back as it was, and warns for each one the agent changed. Called
+    /// once every process of the agent has been ended, so nothing can write after it.
+    pub fn restore(self) -> Result<()> {
+        for (name, path, before) in self.saved {
+            let now = std::fs::read(path).ok();
+            if now == before {
+                continue;
+            }
+            match &before {
+                Some(bytes) => std::fs::write(path, bytes),
+                None => std::fs::remove_file(path).or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                }),
+            }
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Agent,
+                    format!("agent code changed ${name} and oneshot could not put it back"),
+                )
+                .cause(format!("{}: {e}", path.display()))
+                .hint("do not trust the later steps of this job; re-run it")
+            })?;
+            self.runner.annotate(
+                Level::Warning,
+                &format!(
+                    "agent code wrote to ${name}, the file through which this step talks to the runner; oneshot put it back as it was"
+                ),
+                &Annotation::default(),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Where output goes; built once in `main` from the environment.
 #[derive(Debug)]
 pub struct Runner {
@@ -114,6 +169,9 @@ pub struct Runner {
     summary_file: Option<PathBuf>,
     /// `$GITHUB_PATH`: directories later steps find programs in.
     path_file: Option<PathBuf>,
+    /// Every file through which a step talks to the runner (outputs, summary, PATH, environment
+    /// and state of later steps): what an agent must not write to, see [`Runner::guard_files`].
+    command_files: Vec<(&'static str, PathBuf)>,
     /// Bytes written to the step summary by this process, to hold the 1 MiB limit.
     summary_written: Mutex<usize>,
     stdout: Mutex<()>,
@@ -130,6 +188,34 @@ impl Runner {
             var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
         )
         .with_path_file(var("GITHUB_PATH").map(PathBuf::from))
+        .with_command_files(
+            RUNNER_FILES
+                .iter()
+                .filter_map(|name| Some((*name, PathBuf::from(var(name)?))))
+                .collect(),
+        )
+    }
+
+    /// The files [`Runner::guard_files`] keeps as they were.
+    pub fn with_command_files(mut self, files: Vec<(&'static str, PathBuf)>) -> Self {
+        self.command_files = files;
+        self
+    }
+
+    /// Takes a copy of the step's runner files before agent code runs (a session, the verify
+    /// command). The agent runs as the job's user and can find them (under
+    /// `$RUNNER_TEMP/_runner_file_commands/`): a line it added to `GITHUB_PATH` or `GITHUB_ENV`
+    /// would run its program in a later step of the job, one that gets the token.
+    pub fn guard_files(&self) -> RunnerFilesGuard<'_> {
+        let saved = self
+            .command_files
+            .iter()
+            .map(|(name, path)| (*name, path.as_path(), std::fs::read(path).ok()))
+            .collect();
+        RunnerFilesGuard {
+            runner: self,
+            saved,
+        }
     }
 
     /// Where [`Runner::add_path`] writes.
@@ -148,6 +234,7 @@ impl Runner {
             output_file,
             summary_file,
             path_file: None,
+            command_files: Vec::new(),
             summary_written: Mutex::new(0),
             stdout: Mutex::new(()),
         }

@@ -458,16 +458,18 @@ impl Engine<'_> {
                 .git
                 .snapshot_config()
                 .map_err(|e| failure(e.render(), None, cost))?;
+            let runner_files = self.runner.guard_files();
             let verified = run_verify(
                 command,
                 &self.ws.root,
                 self.verify_timeout,
                 self.session.kill_grace,
             );
-            if matches!(verified, Err(VerifyFailure::Interrupted)) {
-                // Processes of the check that left its group go too.
-                crate::agent::process::end_leftover_processes();
-            }
+            // Processes of the check that left its group go too, before its writes are undone.
+            crate::agent::process::end_leftover_processes();
+            runner_files
+                .restore()
+                .map_err(|e| failure(e.render(), None, cost))?;
             // The check runs the agent's code too: what it wrote to the config goes.
             if config
                 .restore()

@@ -3,7 +3,7 @@
 //! directories the agent can write (on a runner the agent CLI's own `node_modules/.bin`, put
 //! first by install-agent; here the fake agent's directory).
 //!
-//! FAILING TODAY (a real hole, kept as a reproduction): the session plants a `git-lfs` there
+//! The attack, which used to work: the session plants a `git-lfs` there
 //! and a `.gitattributes` that sends its files through the LFS filter. oneshot restores
 //! `.git/config` after the session, then runs `git add --all` for the step commit, which starts
 //! the planted `git-lfs` (as a filter: no credential, as documented), which writes

@@ -1,6 +1,6 @@
 //! An edit of the user's checkout that the run's fingerprint of it does not see.
 //!
-//! FAILING TODAY (a real hole, kept as a reproduction): `UserRepoWatch::checkout` fingerprints
+//! The attack, which used to work: `UserRepoWatch::checkout` fingerprints
 //! the user's checkout by HEAD, `git ls-files --stage` and `git status`. Neither shows the
 //! index's assume-unchanged (or skip-worktree) bit, and `git status` does not look at a file
 //! that has it. An agent that sets the bit on a tracked file of the user's checkout and then
@@ -40,7 +40,7 @@ fn an_edit_hidden_behind_assume_unchanged_is_still_reported() {
     );
 }
 
-/// FAILING TODAY (a real hole, kept as a reproduction): the session turns the run's branch into
+/// The attack, which used to work: the session turns the run's branch into
 /// a symbolic ref to the user's `main`. `secure_branch` puts the branch back with
 /// `git update-ref refs/heads/<run> <base>`, which follows the symbolic ref and moves the user's
 /// `main` to the run's commit; it then fails the step and returns before the user-ref check

@@ -1,7 +1,7 @@
 //! The check command (`ONESHOT_VERIFY_COMMAND`) runs code the agent wrote, after the session,
 //! and oneshot restores `.git/config` only around the session, not around the check.
 //!
-//! FAILING TODAY (a real hole, kept as a reproduction): the check sets
+//! The attack, which used to work: the check sets
 //! `remote.origin.pushurl` to a repository of the agent's; oneshot's authenticated push then
 //! goes there (with the credential, were the remote an HTTPS one on the same server), the step
 //! is reported done, and the real remote never gets it. The same gap lets the check add an
@@ -63,7 +63,7 @@ fn the_check_command_cannot_redirect_the_push() {
     );
 }
 
-/// FAILING TODAY (a real hole, kept as a reproduction): the protected paths are checked after
+/// The attack, which used to work: the protected paths are checked after
 /// the session and before the check command, and the step commit is made after the check; a
 /// check that writes `.github/oneshot.toml` (which decides the agent, the check command and the
 /// npm spec `install-agent` installs for the next job) gets it committed and pushed.
@@ -110,7 +110,7 @@ fn the_check_command_cannot_commit_a_protected_path() {
     );
 }
 
-/// FAILING TODAY (a real hole, kept as a reproduction): the same gap turned into the token.
+/// The attack, which used to work: the same gap turned into the token.
 /// oneshot's authenticated commands allow the `file` transport (`GIT_ALLOW_PROTOCOL=https:file`).
 /// The check points the push at a local repository of the agent's (here `pushurl`; on a runner
 /// `url.<file:///…>.insteadOf=https://github.com/` does the same); git runs that repository's

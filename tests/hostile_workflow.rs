@@ -1,7 +1,7 @@
 //! A hostile implementation session against the job it runs in, not only against its own
 //! process: the agent runs as the job's user, and the job's later steps get the token.
 //!
-//! FAILING TODAY (a real hole, kept as a reproduction): during `run-implement` the agent appends
+//! The attack, which used to work: during `run-implement` the agent appends
 //! a directory of its own to the step's `GITHUB_PATH` file (on a runner
 //! `$RUNNER_TEMP/_runner_file_commands/add_path_*`, two levels above the checkout; here the
 //! workflow runner's `files/add_path_*`, three levels above). The runner prepends it to PATH
@@ -10,6 +10,10 @@
 //! (`BASH_ENV=…` runs a file of the agent's in every later `bash` step) and through any
 //! directory on PATH that the job's user can write (the agent CLI's own `node_modules/.bin`,
 //! which install-agent puts first on PATH; `~/.local/bin`); none needs sudo.
+//!
+//! oneshot now puts the step's runner files back after every session and check command, so
+//! the `GITHUB_PATH`/`GITHUB_ENV` route is closed (this test). A program the job's user can
+//! overwrite in place is not: docs/agents.md's threat model says so.
 
 use serde_json::json;
 

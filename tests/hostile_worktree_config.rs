@@ -2,7 +2,7 @@
 //! config file, which git reads whenever the repository has `extensions.worktreeConfig = true`
 //! (what `git sparse-checkout` sets, and so a sparse `actions/checkout`).
 //!
-//! FAILING TODAY (a real hole, kept as a reproduction): the session writes
+//! The attack, which used to work: the session writes
 //! `.git/config.worktree` with a `pushurl` to a local repository of the agent's; nothing restores
 //! it, oneshot's authenticated push goes there (`file` is an allowed transport) and that
 //! repository's `pre-receive` hook reads the pushing git's environment, with the

@@ -345,7 +345,10 @@ pub fn run(
         timeout: settings.timeout,
         grace: settings.kill_grace,
     };
+    let runner_files = runner.guard_files();
     let done = process::supervise(launch, &mut |line| runner.info(line));
+    // Every process of the session has been ended by now: nothing can write after this.
+    runner_files.restore()?;
     report.duration_s = (done.duration.as_secs_f64() * 1000.0).round() / 1000.0;
     report.notes.extend(done.notes);
     if let Err(e) = done.started {
