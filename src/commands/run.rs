@@ -806,10 +806,10 @@ impl<'a> UserRepoWatch<'a> {
             // `<tag> <mode> <object> <stage>\t<path>`: a lower-case tag is assume-unchanged, `S`
             // skip-worktree.
             let tag = entry.as_bytes()[0];
-            if tag.is_ascii_lowercase() || tag == b'S' {
-                if let Some((_, path)) = entry.split_once('\t') {
-                    unwatched_by_status.push(path.to_string());
-                }
+            if (tag.is_ascii_lowercase() || tag == b'S')
+                && let Some((_, path)) = entry.split_once('\t')
+            {
+                unwatched_by_status.push(path.to_string());
             }
         }
         let status = quiet(
